@@ -1,0 +1,20 @@
+"""xtrace: composable transformations of NumPy programs, compiled and run by XLA.
+
+``xtrace.jit`` compiles a function into one XLA program; ``xtrace.numpy`` is NumPy's API on
+device arrays; ``xtrace.make_jaxpr`` shows the IR a function traces to.
+"""
+from xtrace._src import prims as _prims  # noqa: F401  (registers every primitive)
+from xtrace._src.numpy import array_methods as _array_methods  # noqa: F401
+from xtrace._src.array import Array
+from xtrace._src.backend import (default_backend, device_count, devices, live_buffer_count,
+                                 local_devices)
+from xtrace._src.config import config, enable_x64
+from xtrace._src.core import ShapedArray
+from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
+from xtrace import lax, numpy, tree_util  # noqa: F401
+
+__version__ = "0.1.0"
+
+__all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "devices", "local_devices",
+           "device_count", "default_backend", "device_put", "block_until_ready", "config",
+           "enable_x64", "live_buffer_count", "lax", "numpy", "tree_util"]

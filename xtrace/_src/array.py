@@ -1,0 +1,174 @@
+"""``xtrace.Array``: an immutable, device-resident array (a jaxlib buffer plus its aval)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xtrace._src import backend, dtypes
+from xtrace._src.core import ShapedArray
+
+
+class Array:
+    """An immutable array living on an XLA device. Operations on it dispatch asynchronously."""
+
+    __array_priority__ = 1000
+    __slots__ = ("aval", "_buf", "_npy", "_device", "_deleted_by", "__weakref__")
+
+    def __init__(self, buf: Any, aval: ShapedArray, device: Any = None):
+        self.aval = aval
+        self._buf = buf
+        self._npy = None
+        self._device = device  # None means the default device
+        self._deleted_by = None
+
+    # ---- metadata ----
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: len(self.aval.shape))
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def device(self):
+        return self._device if self._device is not None else backend.default_device()
+
+    def devices(self) -> set:
+        return {self.device}
+
+    # ---- buffer access ----
+    @property
+    def buffer(self):
+        if self._buf is None:
+            raise RuntimeError(
+                f"Array {self.aval.str_short()} has been deleted"
+                + (f" ({self._deleted_by})" if self._deleted_by else "")
+                + " and can no longer be used.")
+        return self._buf
+
+    def delete(self, reason: str | None = None) -> None:
+        if self._buf is not None:
+            backend.delete(self._buf)
+        self._buf, self._npy, self._deleted_by = None, None, reason
+
+    def is_deleted(self) -> bool:
+        return self._buf is None
+
+    def block_until_ready(self) -> "Array":
+        backend.block_until_ready(self.buffer)
+        return self
+
+    def is_ready(self) -> bool:
+        return self.buffer.is_ready()
+
+    def copy_to_host_async(self) -> None:
+        pass
+
+    # ---- NumPy interop ----
+    def _value(self) -> np.ndarray:
+        if self._npy is None:
+            self._npy = backend.to_numpy(self.buffer)
+        return self._npy
+
+    def __array__(self, dtype=None, copy=None):
+        v = self._value()
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            return v.astype(dtype)
+        if copy:
+            return v.copy()
+        return v
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._value().__dlpack__(*args, **kwargs)
+
+    def item(self, *args) -> Any:
+        return self._value().item(*args)
+
+    def tolist(self) -> Any:
+        return self._value().tolist()
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(f"The truth value of an array with shape {self.shape} is ambiguous. "
+                             "Use a.any() or a.all()")
+        return bool(self._value().reshape(()))
+
+    def __float__(self) -> float:
+        return float(self._scalar("float"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int"))
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar("complex"))
+
+    def __index__(self) -> int:
+        if not dtypes.is_int(self.dtype) and self.dtype != dtypes.bool_:
+            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        return int(self._scalar("index"))
+
+    def _scalar(self, what: str):
+        if self.size != 1:
+            raise TypeError(f"only size-1 arrays can be converted to Python {what}s; "
+                            f"this array has shape {self.shape}")
+        return self._value().reshape(())
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d array)")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'Array' (use a tuple or a Python scalar as a "
+                        "static argument instead)")
+
+    def __repr__(self) -> str:
+        if self._buf is None:
+            return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype.name})"
+        body = np.array2string(self._value(), separator=", ", prefix="Array(")
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}, dtype={self.dtype.name}{weak})"
+
+    def __str__(self) -> str:
+        return str(self._value())
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return format(self._value().item(), spec)
+        return format(str(self), spec)
+
+    def __reduce__(self):
+        return (_reconstruct, (np.asarray(self), self.weak_type))
+
+    def __copy__(self) -> "Array":
+        return self
+
+    def __deepcopy__(self, memo) -> "Array":
+        return self
+
+
+def _reconstruct(value: np.ndarray, weak_type: bool) -> Array:
+    return from_numpy(value, weak_type=weak_type)
+
+
+def from_numpy(x: Any, dtype: Any = None, weak_type: bool = False, device=None) -> Array:
+    """Put a NumPy value on the device as an Array (dtype canonicalized, 64-bit off by default)."""
+    x = np.asarray(x)
+    dt = dtypes.canonicalize_dtype(x.dtype if dtype is None else dtype)
+    if x.dtype != dt:
+        x = x.astype(dt)
+    return Array(backend.to_device(x, device), ShapedArray(x.shape, dt, weak_type),
+                 None if device is None or device == backend.default_device() else device)

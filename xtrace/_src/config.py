@@ -1,0 +1,74 @@
+"""Global configuration flags (``xtrace.config``), read from the environment at import."""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any, Iterator
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    val = os.environ.get(name)
+    if val is None:
+        return default
+    return val.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    """Holds xtrace's global options. Use ``xtrace.config.update(name, value)``."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {
+            "enable_x64": _env_bool("XTRACE_ENABLE_X64", False),
+            "num_cpu_devices": int(os.environ.get("XTRACE_NUM_CPU_DEVICES", "1")),
+        }
+        self._lock = threading.Lock()
+        self._listeners: list = []
+
+    def update(self, name: str, value: Any) -> None:
+        if name not in self._values:
+            raise AttributeError(
+                f"xtrace.config has no option {name!r}; known options: {sorted(self._values)}")
+        if name == "num_cpu_devices":
+            from xtrace._src import backend
+            value = int(value)
+            if value < 1:
+                raise ValueError(f"num_cpu_devices must be >= 1, got {value}")
+            if backend.client_created() and value != self._values[name]:
+                raise RuntimeError(
+                    "num_cpu_devices must be set before xtrace first uses a device "
+                    f"(it is already {self._values[name]}); set XTRACE_NUM_CPU_DEVICES "
+                    "in the environment or call xtrace.config.update first.")
+        if name == "enable_x64":
+            value = bool(value)
+        with self._lock:
+            self._values[name] = value
+        for fn in self._listeners:
+            fn(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        if name.startswith("jax_") or name.startswith("xtrace_"):
+            key = name.split("_", 1)[1]
+            if key in values:
+                return values[key]
+        raise AttributeError(f"xtrace.config has no option {name!r}")
+
+    def read(self, name: str) -> Any:
+        return self._values[name]
+
+
+config = Config()
+
+
+@contextlib.contextmanager
+def enable_x64(new_val: bool = True) -> Iterator[None]:
+    """Context manager that turns 64-bit types on (or off) inside its block."""
+    old = config.enable_x64
+    config.update("enable_x64", new_val)
+    try:
+        yield
+    finally:
+        config.update("enable_x64", old)

@@ -1,0 +1,367 @@
+"""``jit``: stage a function into one Jaxpr, lower it to StableHLO, compile once, run fast."""
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from xtrace._src import backend, core, dtypes, lowering
+from xtrace._src.array import Array, from_numpy
+from xtrace._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer
+from xtrace._src.dispatch import to_buffer
+from xtrace._src.staging import eval_jaxpr, trace_to_jaxpr
+from xtrace._src.tree_util import tree_flatten, tree_unflatten
+
+# ---------------------------------------------------------------------------------------------
+# jit_call: a call to a staged function, as a primitive (so nested jit and later
+# transformations see one equation holding the inner Jaxpr).
+
+jit_call_p = core.register(core.Primitive("jit_call", multiple_results=True))
+
+
+def _jit_call_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str, donated: tuple):
+    return jaxpr.out_avals
+
+
+def _jit_call_lower(ctx, *args, jaxpr: ClosedJaxpr, name: str, donated: tuple):
+    return lowering.lower_jaxpr_body(ctx.emitter, jaxpr.jaxpr, [], list(args), ctx.module)
+
+
+def _jit_call_impl(*args, jaxpr: ClosedJaxpr, name: str, donated: tuple):
+    exe = _compiled_for(jaxpr, name, donated)
+    bufs = [to_buffer(a, core.get_aval(a)) for a in args]
+    outs = backend.execute(exe, bufs)
+    return [Array(b, v.aval) for b, v in zip(outs, jaxpr.jaxpr.outvars)]
+
+
+jit_call_p.abstract_eval = _jit_call_abstract_eval
+jit_call_p.lower = _jit_call_lower
+jit_call_p.impl = _jit_call_impl
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_for(jaxpr: ClosedJaxpr, name: str, donated: tuple):
+    return backend.compile(lowering.lower_module(jaxpr, name, donated=donated))
+
+
+def hoist_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
+    """Turn a ClosedJaxpr's constants into leading inputs; returns the new jaxpr and the values."""
+    j = closed.jaxpr
+    if not j.constvars:
+        return closed, []
+    return ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), []), closed.consts
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Entry:
+    """One compiled specialization of a jitted function."""
+
+    __slots__ = ("jaxpr", "out_tree", "exe", "const_bufs", "consts", "text", "donated",
+                 "out_avals", "name")
+
+
+def _leaf_aval(x: Any, where: str) -> ShapedArray:
+    if type(x) is Array or isinstance(x, Tracer):
+        return x.aval
+    try:
+        aval = core.get_aval(x)
+    except TypeError:
+        raise TypeError(
+            f"{where} is a {type(x).__name__} ({x!r:.60}), which is not a valid array type for "
+            "jit. Pass arrays, NumPy values or Python scalars, or mark the argument static "
+            "with static_argnums / static_argnames.") from None
+    if isinstance(x, (np.ndarray, np.generic)):
+        aval = aval.update(dtype=dtypes.canonicalize_dtype(x.dtype))
+    return aval
+
+
+class Lowered:
+    """The result of ``jitted.lower(*args)``: StableHLO text, compilable."""
+
+    def __init__(self, entry: _Entry):
+        self._entry = entry
+
+    def as_text(self) -> str:
+        return self._entry.text
+
+    def compile(self) -> "Compiled":
+        return Compiled(self._entry)
+
+
+class Compiled:
+    """A compiled executable: optimized HLO text and XLA's cost analysis."""
+
+    def __init__(self, entry: _Entry):
+        self._entry = entry
+
+    def as_text(self) -> str:
+        return backend.optimized_hlo(self._entry.exe)
+
+    def cost_analysis(self) -> dict:
+        return backend.cost_analysis(self._entry.exe)
+
+
+class JitFunction:
+    """A function compiled with ``xtrace.jit``; call it like the original."""
+
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=()):
+        if not callable(fun):
+            raise TypeError(f"jit expected a callable, got {type(fun).__name__}")
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._name = getattr(fun, "__name__", type(fun).__name__)
+        static_argnums = _tuple_of_ints(static_argnums, "static_argnums")
+        static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
+                           else tuple(static_argnames))
+        donate_argnums = _tuple_of_ints(donate_argnums, "donate_argnums")
+        try:
+            sig = inspect.signature(fun)
+        except (TypeError, ValueError):
+            sig = None
+        params = list(sig.parameters.values()) if sig else []
+        positional = [p.name for p in params
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # Normalize negatives and make static_argnums and static_argnames agree, as JAX does.
+        nums = set()
+        for i in static_argnums:
+            if i < 0:
+                if sig is None or any(p.kind == p.VAR_POSITIONAL for p in params):
+                    raise ValueError("negative static_argnums need a fixed signature")
+                i += len(positional)
+            nums.add(i)
+        names = set(static_argnames)
+        for i in list(nums):
+            if i < len(positional):
+                names.add(positional[i])
+        for n in list(names):
+            if n in positional:
+                nums.add(positional.index(n))
+        self._static_argnums = frozenset(nums)
+        self._static_argnames = frozenset(names)
+        self._donate_argnums = frozenset(i if i >= 0 else i + len(positional)
+                                         for i in donate_argnums)
+        if self._donate_argnums & self._static_argnums:
+            raise ValueError("an argument cannot be both static and donated: "
+                             f"{sorted(self._donate_argnums & self._static_argnums)}")
+        self._positional = positional
+        self._cache: dict[Any, _Entry] = {}
+        self._fast_cache: dict[Any, _Entry] = {}  # all-Array positional calls, keyed on avals
+        self._lock = threading.RLock()
+        self._simple = not nums and not names and not self._donate_argnums
+
+    def __repr__(self) -> str:
+        return f"<xtrace.jit of {self._name}>"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    # ---- the call path ----
+    def __call__(self, *args, **kwargs):
+        if self._simple and not kwargs and core._state.dynamic_level == 0:
+            avals = []
+            for a in args:
+                if type(a) is not Array:
+                    break
+                avals.append(a.aval)
+            else:  # fast path: positional Arrays only, nothing being traced
+                entry = self._fast_cache.get((tuple(avals), dtypes.x64_enabled()))
+                if entry is not None:
+                    outs = backend.execute(entry.exe, entry.const_bufs + [a.buffer for a in args])
+                    return tree_unflatten(entry.out_tree,
+                                          [Array(b, v) for b, v in zip(outs, entry.out_avals)])
+        return self._call_slow(args, kwargs)
+
+    def _call_slow(self, args, kwargs):
+        statics, dyn_args, dyn_kwargs, donate_mask_args = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(_leaf_aval(x, self._describe_leaf(i, in_tree, dyn_args))
+                      for i, x in enumerate(leaves))
+        key = (in_tree, avals, statics, dtypes.x64_enabled())
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._specialize(key, in_tree, avals, statics, args, kwargs, dyn_args,
+                                     donate_mask_args)
+        tracing = core._state.dynamic_level > 0 or any(isinstance(x, Tracer) for x in leaves)
+        if tracing or entry.exe is None:
+            outs = jit_call_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=entry.name,
+                                   donated=entry.donated)
+            return tree_unflatten(entry.out_tree, outs)
+        bufs = entry.const_bufs + [to_buffer(x, a) for x, a in zip(leaves, avals)]
+        outs = backend.execute(entry.exe, bufs)
+        if any(entry.donated):
+            for x, d in zip(leaves, entry.donated[len(entry.consts):]):
+                if d and isinstance(x, Array):
+                    x.delete(f"donated to jit-compiled function '{self._name}'")
+        if self._simple and not kwargs and all(type(a) is Array for a in args):
+            self._fast_cache[(avals, dtypes.x64_enabled())] = entry
+        return tree_unflatten(entry.out_tree, [Array(b, v) for b, v in zip(outs, entry.out_avals)])
+
+    def _describe_leaf(self, i: int, in_tree, dyn_args) -> str:
+        return f"an argument of jit-compiled function '{self._name}' (leaf {i})"
+
+    def _split(self, args, kwargs):
+        statics = []
+        dyn_args = []
+        donate = []
+        for i, a in enumerate(args):
+            if i in self._static_argnums:
+                statics.append((i, _check_hashable(a, f"static argument {i}", self._name)))
+            else:
+                dyn_args.append(a)
+                donate.append(i in self._donate_argnums)
+        dyn_kwargs = {}
+        for k in sorted(kwargs):
+            v = kwargs[k]
+            if k in self._static_argnames:
+                statics.append((k, _check_hashable(v, f"static argument '{k}'", self._name)))
+            else:
+                dyn_kwargs[k] = v
+        return tuple(statics), tuple(dyn_args), dyn_kwargs, donate
+
+    def _specialize(self, key, in_tree, avals, statics, args, kwargs, dyn_args, donate_args):
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None:
+                return entry
+            static_pos = {k: v for k, v in statics if isinstance(k, int)}
+            static_kw = {k: v for k, v in statics if isinstance(k, str)}
+            out_tree_box = []
+
+            def flat_fun(*leaf_tracers):
+                d_args, d_kwargs = tree_unflatten(in_tree, leaf_tracers)
+                it = iter(d_args)
+                full_args = [static_pos[i] if i in static_pos else next(it)
+                             for i in range(len(args))]
+                out = self._fun(*full_args, **d_kwargs, **static_kw)
+                out_leaves, out_tree = tree_flatten(out)
+                for o in out_leaves:
+                    if not (isinstance(o, (Tracer, Array, np.ndarray, np.generic))
+                            or dtypes.is_python_scalar(o)):
+                        raise TypeError(
+                            f"jit-compiled function '{self._name}' returned a "
+                            f"{type(o).__name__}, which is not an array type")
+                out_tree_box.append(out_tree)
+                return out_leaves
+
+            closed = trace_to_jaxpr(flat_fun, avals, self._name)
+            jaxpr, consts = hoist_consts(closed)
+            leaf_donated = []
+            for a, d in zip(dyn_args, donate_args):
+                leaf_donated += [d] * len(tree_flatten(a)[0])
+            leaf_donated += [False] * (len(avals) - len(leaf_donated))
+            e = _Entry()
+            e.name = self._name
+            e.jaxpr, e.out_tree, e.consts = jaxpr, out_tree_box[0], consts
+            e.out_avals = jaxpr.out_avals
+            e.donated = tuple([False] * len(consts) + leaf_donated)
+            e.text = lowering.lower_module(jaxpr, f"jit_{self._name}", donated=e.donated)
+            if any(isinstance(c, Tracer) for c in consts):
+                e.exe, e.const_bufs = None, []  # closes over an outer trace: not cacheable
+                return e
+            e.exe = backend.compile(e.text)
+            e.const_bufs = [to_buffer(c, core.get_aval(c)) for c in consts]
+            self._cache[key] = e
+            return e
+
+    # ---- ahead-of-time API ----
+    def lower(self, *args, **kwargs) -> Lowered:
+        statics, dyn_args, dyn_kwargs, donate = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        avals = tuple(_leaf_aval(x, self._describe_leaf(i, in_tree, dyn_args))
+                      for i, x in enumerate(leaves))
+        key = (in_tree, avals, statics, dtypes.x64_enabled())
+        entry = self._cache.get(key) or self._specialize(key, in_tree, avals, statics, args,
+                                                         kwargs, dyn_args, donate)
+        return Lowered(entry)
+
+    def eval_shape(self, *args, **kwargs):
+        entry = self.lower(*args, **kwargs)._entry
+        return tree_unflatten(entry.out_tree, entry.out_avals)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+        self._fast_cache.clear()
+
+    def _cache_size(self) -> int:
+        return len({id(e) for e in self._cache.values()})
+
+
+def _tuple_of_ints(x, what: str) -> tuple[int, ...]:
+    if x is None:
+        return ()
+    if isinstance(x, int):
+        return (x,)
+    try:
+        return tuple(int(i) for i in x)
+    except TypeError:
+        raise TypeError(f"{what} must be an int or a sequence of ints, got {x!r}") from None
+
+
+def _check_hashable(v: Any, what: str, fname: str) -> Any:
+    try:
+        hash(v)
+    except TypeError:
+        raise ValueError(
+            f"Non-hashable static arguments are not supported: {what} of jit-compiled function "
+            f"'{fname}' is a {type(v).__name__} ({v!r:.80}). Static arguments must be hashable "
+            "(use a tuple instead of a list, or pass the value as an array).") from None
+    return v
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = ()):
+    """Compile ``fun`` into one XLA program, specialized on argument shapes and dtypes.
+
+    Usable as ``jit(f, ...)``, ``@jit`` or ``@jit(static_argnums=...)``."""
+    if fun is None:
+        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+
+
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):
+    """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr xtrace traces ``f`` into."""
+    static = set(_tuple_of_ints(static_argnums, "static_argnums"))
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        dyn = tuple(a for i, a in enumerate(args) if i not in static)
+        leaves, in_tree = tree_flatten((dyn, kwargs))
+        avals = [_leaf_aval(x, f"argument leaf {i}") for i, x in enumerate(leaves)]
+
+        def flat_fun(*tracers):
+            d_args, d_kwargs = tree_unflatten(in_tree, tracers)
+            it = iter(d_args)
+            full = [a if i in static else next(it) for i, a in enumerate(args)]
+            return tree_flatten(fun(*full, **d_kwargs))[0]
+
+        return trace_to_jaxpr(flat_fun, avals, getattr(fun, "__name__", None))
+
+    return wrapped
+
+
+def eval_closed_jaxpr(closed: ClosedJaxpr, *args):
+    return eval_jaxpr(closed.jaxpr, closed.consts, args)
+
+
+def device_put(x: Any, device=None) -> Any:
+    from xtrace._src.dispatch import device_put as _dp
+    from xtrace._src.tree_util import tree_map
+    return tree_map(lambda v: _dp(v, device), x)
+
+
+def block_until_ready(x: Any) -> Any:
+    from xtrace._src.tree_util import tree_leaves
+    for leaf in tree_leaves(x):
+        if isinstance(leaf, Array):
+            leaf.block_until_ready()
+    return x
+
+
+_ = from_numpy

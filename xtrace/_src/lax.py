@@ -1,0 +1,18 @@
+"""The lax functions: thin wrappers that bind primitives (each defined beside its record)."""
+from xtrace._src.prims.elementwise import (  # noqa: F401
+    abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, bitcast_convert_type, bitwise_and,
+    bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil, clamp, clz, complex, conj,
+    convert_element_type, cos, cosh, digamma, div, eq, erf, erf_inv, erfc, exp, exp2, expm1,
+    floor, ge, gt, imag, integer_pow, is_finite, le, lgamma, log, log1p, logistic, lt, max, min,
+    mul, ne, neg, nextafter, population_count, pow, real, rem, round, rsqrt, select, select_n,
+    shift_left, shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, square, sub,
+    tan, tanh)
+from xtrace._src.prims.linalg import dot, dot_general  # noqa: F401
+from xtrace._src.prims.reductions import (  # noqa: F401
+    argmax, argmin, cummax, cummin, cumprod, cumsum, reduce_and, reduce_max, reduce_min,
+    reduce_or, reduce_prod, reduce_sum, reduce_xor)
+from xtrace._src.prims.structural import (  # noqa: F401
+    broadcast, broadcast_in_dim, broadcasted_iota, concatenate, dynamic_slice,
+    dynamic_update_slice, expand_dims, index_in_dim, iota, pad, reshape, rev, slice,
+    slice_in_dim, squeeze, transpose)
+

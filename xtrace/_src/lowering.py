@@ -1,0 +1,221 @@
+"""Our StableHLO emitter: turns a Jaxpr into StableHLO module text (generic MLIR syntax).
+
+Each primitive's ``lower(ctx, *operands, **params)`` rule receives SSA value names and returns
+the names of its results; ``LowerCtx`` gives it the avals and the ``op`` helper that writes one
+operation. Nothing here knows about particular primitives.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from xtrace._src import core, dtypes
+from xtrace._src.core import ClosedJaxpr, Jaxpr, Literal, ShapedArray
+
+
+def tensor_type(aval: ShapedArray) -> str:
+    dims = "".join(f"{d}x" for d in aval.shape)
+    return f"tensor<{dims}{dtypes.MLIR_TYPES[aval.dtype]}>"
+
+
+def sanitize_name(name: str) -> str:
+    """A symbol name that cannot change the program text whatever the user called things."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", str(name))[:64]
+    return s if s and not s[0].isdigit() else "_" + s
+
+
+def format_scalar(value: Any, dtype: np.dtype) -> str:
+    """A StableHLO element literal; floats are written as exact bit patterns."""
+    if dtype == dtypes.bool_:
+        return "true" if bool(value) else "false"
+    if dtypes.is_int(dtype):
+        return str(int(value))
+    if dtypes.is_complex(dtype):
+        part = dtypes.float32 if dtype == dtypes.complex64 else dtypes.float64
+        v = complex(value)
+        return f"({format_scalar(v.real, part)}, {format_scalar(v.imag, part)})"
+    bits = np.asarray(value, dtype=dtype).reshape(()).view(f"u{dtype.itemsize}").item()
+    return f"0x{bits:0{dtype.itemsize * 2}X}"
+
+
+def dense_attr(value: Any, aval: ShapedArray) -> str:
+    arr = np.asarray(value)
+    if arr.size == 1 or aval.size == 0:
+        inner = format_scalar(arr.reshape(-1)[0] if arr.size else 0, aval.dtype)
+        return f"dense<{inner}> : {tensor_type(aval)}"
+    arr = np.ascontiguousarray(np.broadcast_to(np.asarray(arr, aval.dtype), aval.shape))
+    if aval.dtype == dtypes.bool_:
+        arr = arr.astype(np.uint8)
+    return f'dense<"0x{arr.tobytes().hex().upper()}"> : {tensor_type(aval)}'
+
+
+def i64_array(xs: Sequence[int]) -> str:
+    return f"array<i64{': ' if len(xs) else ''}{', '.join(str(int(x)) for x in xs)}>"
+
+
+def bool_array(xs: Sequence[bool]) -> str:
+    return f"array<i1{': ' if len(xs) else ''}{', '.join('true' if x else 'false' for x in xs)}>"
+
+
+class FunctionEmitter:
+    """Writes the body of one function (and its nested regions) line by line."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.counter = 0
+        self.indent = 4
+        self.types: dict[str, ShapedArray] = {}  # the type of every SSA value written so far
+
+    def fresh(self, aval: ShapedArray | None = None) -> str:
+        self.counter += 1
+        name = f"%{self.counter - 1}"
+        if aval is not None:
+            self.types[name] = aval
+        return name
+
+    def op(self, name: str, operands: Sequence[str], operand_avals: Sequence[ShapedArray] | None,
+           result_avals: Sequence[ShapedArray], attrs: str | None = None,
+           regions: Sequence[str] = ()) -> list[str]:
+        if operand_avals is None:
+            operand_avals = [self.types[o] for o in operands]
+        res = self.fresh()
+        n = len(result_avals)
+        lhs = "" if n == 0 else (f"{res} = " if n == 1 else f"{res}:{n} = ")
+        ops = ", ".join(operands)
+        reg = f" ({', '.join(regions)})" if regions else ""
+        att = f" {{{attrs}}}" if attrs else ""
+        ins = ", ".join(tensor_type(a) for a in operand_avals)
+        outs = ", ".join(tensor_type(a) for a in result_avals)
+        self.lines.append(" " * self.indent +
+                          f'{lhs}"{name}"({ops}){reg}{att} : ({ins}) -> ({outs})')
+        names = [res] if n == 1 else [f"{res}#{i}" for i in range(n)]
+        for nm, a in zip(names, result_avals):
+            self.types[nm] = a
+        return names
+
+
+class LowerCtx:
+    """What a lowering rule sees: input/output avals and helpers to emit operations."""
+
+    def __init__(self, emitter: FunctionEmitter, avals_in, avals_out, module: "ModuleBuilder"):
+        self.emitter, self.avals_in, self.avals_out, self.module = (
+            emitter, list(avals_in), list(avals_out), module)
+
+    def op(self, name: str, operands: Sequence[str], result_avals=None, attrs: str | None = None,
+           operand_avals=None, regions: Sequence[str] = ()) -> list[str]:
+        return self.emitter.op(name, operands, operand_avals,
+                               self.avals_out if result_avals is None else result_avals,
+                               attrs, regions)
+
+    def op1(self, name: str, operands: Sequence[str], result_aval: ShapedArray | None = None,
+            attrs: str | None = None, operand_avals=None) -> str:
+        """Emit an op with exactly one result; returns its name."""
+        out = self.avals_out[0] if result_aval is None else result_aval
+        return self.op(name, operands, [out], attrs, operand_avals)[0]
+
+    def constant(self, value: Any, aval: ShapedArray) -> str:
+        return self.emitter.op("stablehlo.constant", [], [], [aval],
+                               f"value = {dense_attr(value, aval)}")[0]
+
+    def region(self, jaxpr: ClosedJaxpr | Jaxpr, arg_avals: Sequence[ShapedArray] | None = None,
+               captured: Sequence[str] = (), ret_op: str = "stablehlo.return") -> str:
+        """Lower ``jaxpr`` as a region whose block arguments are the jaxpr's inputs.
+
+        ``captured`` are names from the enclosing scope passed for the jaxpr's first inputs
+        (used by if/case, whose regions have no block arguments)."""
+        if isinstance(jaxpr, ClosedJaxpr):
+            consts, jaxpr = jaxpr.consts, jaxpr.jaxpr
+        else:
+            consts = []
+        em = self.emitter
+        saved = em.lines, em.indent
+        em.lines, em.indent = [], em.indent + 4
+        invars = jaxpr.invars[len(captured):]
+        block_args = [em.fresh(v.aval) for v in invars]
+        const_names = [self._const_value(c, v.aval) for c, v in zip(consts, jaxpr.constvars)]
+        outs = lower_jaxpr_body(em, jaxpr, const_names, list(captured) + block_args, self.module)
+        body = em.lines
+        out_avals = [v.aval for v in jaxpr.outvars]
+        body.append(" " * em.indent + f'"{ret_op}"({", ".join(outs)}) : '
+                    f'({", ".join(tensor_type(a) for a in out_avals)}) -> ()')
+        em.lines, em.indent = saved
+        head = ""
+        if block_args:
+            head = (" " * (em.indent + 2) + "^bb0(" + ", ".join(
+                f"{n}: {tensor_type(v.aval)}" for n, v in zip(block_args, invars)) + "):\n")
+        return "{\n" + head + "\n".join(body) + "\n" + " " * em.indent + "}"
+
+    def _const_value(self, value: Any, aval: ShapedArray) -> str:
+        return self.constant(np.asarray(value), aval)
+
+
+class ModuleBuilder:
+    """Collects the functions of one module."""
+
+    def __init__(self) -> None:
+        self.functions: list[str] = []
+
+
+def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[str],
+                     arg_names: Sequence[str], module: ModuleBuilder) -> list[str]:
+    env: dict[Any, str] = {}
+    for v, n in zip(jaxpr.constvars, const_names):
+        env[v] = n
+    for v, n in zip(jaxpr.invars, arg_names):
+        env[v] = n
+
+    def read(x) -> str:
+        if isinstance(x, Literal):
+            return em.op("stablehlo.constant", [], [], [x.aval],
+                         f"value = {dense_attr(x.val, x.aval)}")[0]
+        return env[x]
+
+    for eqn in jaxpr.eqns:
+        prim = eqn.primitive
+        if prim.lower is None:
+            raise NotImplementedError(f"primitive {prim.name} has no StableHLO lowering")
+        ctx = LowerCtx(em, [x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs], module)
+        outs = prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
+        if isinstance(outs, str):
+            outs = [outs]
+        for v, n in zip(eqn.outputs, outs):
+            env[v] = n
+    return [read(x) for x in jaxpr.outvars]
+
+
+def lower_module(jaxpr: ClosedJaxpr, name: str = "main", *, consts_as_args: bool = True,
+                 donated: Sequence[bool] = (), num_replicas: int = 1) -> str:
+    """The StableHLO module text for ``jaxpr``; its constants become leading arguments."""
+    j = jaxpr.jaxpr
+    em = FunctionEmitter()
+    module = ModuleBuilder()
+    n_consts = len(j.constvars)
+    arg_avals = [v.aval for v in j.constvars] + [v.aval for v in j.invars]
+    arg_names = [f"%arg{i}" for i in range(len(arg_avals))]
+    em.types.update(zip(arg_names, arg_avals))
+    outs = lower_jaxpr_body(em, j, arg_names[:n_consts], arg_names[n_consts:], module)
+    out_types = [tensor_type(v.aval) for v in j.outvars]
+    donated = [False] * n_consts + list(donated) + [False] * (len(j.invars) - len(donated))
+    params = ", ".join(
+        f"{n}: {tensor_type(a)}" + (" {jax.buffer_donor = true}" if d else "")
+        for n, a, d in zip(arg_names, arg_avals, donated))
+    ret = f"    return {', '.join(outs)} : {', '.join(out_types)}" if outs else "    return"
+    body = "\n".join(em.lines + [ret])
+    attrs = (f"mhlo.num_replicas = {num_replicas} : i32, mhlo.num_partitions = 1 : i32")
+    return (f"module @{sanitize_name(name)} attributes {{{attrs}}} {{\n"
+            + "".join(f + "\n" for f in module.functions)
+            + f"  func.func public @main({params}) -> ({', '.join(out_types)}) {{\n{body}\n  }}\n}}\n")
+
+
+def lower_primitive(prim: core.Primitive, avals_in: Sequence[ShapedArray],
+                    params: dict) -> tuple[str, list[ShapedArray]]:
+    """Module text running one primitive on arguments of ``avals_in`` (used by eager dispatch)."""
+    out = prim.abstract_eval(*avals_in, **params)
+    avals_out = list(out) if prim.multiple_results else [out]
+    invars = [core.Var(a) for a in avals_in]
+    outvars = [core.Var(a) for a in avals_out]
+    eqn = core.JaxprEqn(prim, invars, outvars, params)
+    jaxpr = ClosedJaxpr(Jaxpr([], invars, [eqn], outvars), [])
+    return lower_module(jaxpr, prim.name), avals_out

@@ -1,0 +1,97 @@
+"""Operators and methods shared by ``Array`` and tracers, installed on both classes."""
+from __future__ import annotations
+
+from xtrace._src import dtypes, lax
+from xtrace._src.array import Array
+from xtrace._src.core import Tracer
+from xtrace._src.numpy import core as xnp
+from xtrace._src.numpy import indexing
+
+
+def _swap(f):
+    return lambda self, other: f(other, self)
+
+
+def _defer(f):
+    """Binary operator that returns NotImplemented for operands it does not understand."""
+    def op(self, other):
+        if not _accepts(other):
+            return NotImplemented
+        return f(self, other)
+    return op
+
+
+def _accepts(x) -> bool:
+    import numpy as np
+    return isinstance(x, (Array, Tracer, int, float, complex, bool, np.ndarray, np.generic,
+                          list, tuple))
+
+
+def _matmul(a, b):
+    return xnp.matmul(a, b)
+
+
+def _astype(self, dtype, copy=False):
+    return xnp.astype(self, dtype)
+
+
+def _reshape(self, *shape, order="C"):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
+    return xnp.reshape(self, shape, order)
+
+
+def _transpose(self, *axes):
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = axes[0]
+    return xnp.transpose(self, axes or None)
+
+
+_OPERATORS = {
+    "__add__": _defer(xnp.add), "__radd__": _defer(_swap(xnp.add)),
+    "__sub__": _defer(xnp.subtract), "__rsub__": _defer(_swap(xnp.subtract)),
+    "__mul__": _defer(xnp.multiply), "__rmul__": _defer(_swap(xnp.multiply)),
+    "__truediv__": _defer(xnp.true_divide), "__rtruediv__": _defer(_swap(xnp.true_divide)),
+    "__floordiv__": _defer(xnp.floor_divide), "__rfloordiv__": _defer(_swap(xnp.floor_divide)),
+    "__mod__": _defer(xnp.remainder), "__rmod__": _defer(_swap(xnp.remainder)),
+    "__divmod__": _defer(xnp.divmod), "__rdivmod__": _defer(_swap(xnp.divmod)),
+    "__pow__": _defer(xnp.power), "__rpow__": _defer(_swap(xnp.power)),
+    "__matmul__": _defer(_matmul), "__rmatmul__": _defer(_swap(_matmul)),
+    "__and__": _defer(xnp.bitwise_and), "__rand__": _defer(_swap(xnp.bitwise_and)),
+    "__or__": _defer(xnp.bitwise_or), "__ror__": _defer(_swap(xnp.bitwise_or)),
+    "__xor__": _defer(xnp.bitwise_xor), "__rxor__": _defer(_swap(xnp.bitwise_xor)),
+    "__lshift__": _defer(xnp.left_shift), "__rlshift__": _defer(_swap(xnp.left_shift)),
+    "__rshift__": _defer(xnp.right_shift), "__rrshift__": _defer(_swap(xnp.right_shift)),
+    "__eq__": _defer(xnp.equal), "__ne__": _defer(xnp.not_equal),
+    "__lt__": _defer(xnp.less), "__le__": _defer(xnp.less_equal),
+    "__gt__": _defer(xnp.greater), "__ge__": _defer(xnp.greater_equal),
+    "__neg__": xnp.negative, "__pos__": xnp.positive, "__abs__": xnp.absolute,
+    "__invert__": xnp.invert,
+    "__getitem__": indexing.getitem,
+}
+
+_METHODS = {
+    "astype": _astype, "reshape": _reshape, "transpose": _transpose,
+    "sum": xnp.sum, "prod": xnp.prod, "mean": xnp.mean, "max": xnp.max, "min": xnp.min,
+    "argmax": xnp.argmax, "argmin": xnp.argmin, "all": xnp.all, "any": xnp.any,
+    "dot": xnp.dot, "ravel": xnp.ravel, "flatten": xnp.ravel, "squeeze": xnp.squeeze,
+    "swapaxes": xnp.swapaxes, "conj": xnp.conj, "conjugate": xnp.conj, "clip": xnp.clip,
+}
+
+_PROPERTIES = {
+    "T": property(lambda self: xnp.transpose(self)),
+    "mT": property(lambda self: xnp.swapaxes(self, -1, -2)),
+    "real": property(xnp.real), "imag": property(xnp.imag),
+    "at": property(indexing._IndexUpdateHelper),
+}
+
+
+def _install(cls) -> None:
+    for name, fn in {**_OPERATORS, **_METHODS, **_PROPERTIES}.items():
+        setattr(cls, name, fn)
+
+
+for _cls in (Array, Tracer):
+    _install(_cls)
+
+_ = (dtypes, lax)

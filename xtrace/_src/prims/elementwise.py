@@ -1,0 +1,424 @@
+"""Elementwise primitives: arithmetic, math functions, comparisons, logic, select, clamp, casts."""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from xtrace._src import dtypes
+from xtrace._src.core import ShapedArray
+from xtrace._src.prims.common import (ANY, FLOAT, INEXACT, INTEGRAL, NUM, check_kind, define,
+                                      kind, lax_args, same_shapes_dtypes)
+
+
+def _ew_abstract(name, kinds, out_dtype, *avals, **params):
+    same_shapes_dtypes(name, avals)
+    for a in avals:
+        check_kind(name, a, kinds)
+    a0 = avals[0]
+    weak = all(a.weak_type for a in avals)
+    if out_dtype is None:
+        return ShapedArray(a0.shape, a0.dtype, weak)
+    dt = out_dtype(a0.dtype)
+    return ShapedArray(a0.shape, dt, weak and dt == a0.dtype)
+
+
+def _ew_lower(hlo, ctx, *xs, **params):
+    return ctx.op1(hlo, xs)
+
+
+def elementwise(name: str, hlo: str | None, kinds, nargs: int, *, out_dtype=None, lower=None):
+    """Define an elementwise primitive and return it together with its lax wrapper."""
+    p = define(name, functools.partial(_ew_abstract, name, kinds, out_dtype),
+               lower or functools.partial(_ew_lower, hlo))
+
+    if nargs == 1:
+        def wrapper(x):
+            return p.bind(*lax_args(x))
+    else:
+        def wrapper(*args):
+            return p.bind(*lax_args(*args))
+    wrapper.__name__ = name
+    wrapper.__doc__ = f"Elementwise ``{name}`` (the ``{name}`` primitive)."
+    return p, wrapper
+
+
+def _real_dtype(dt):
+    return {dtypes.complex64: dtypes.float32, dtypes.complex128: dtypes.float64}.get(dt, dt)
+
+
+def _lower_chlo(name):
+    return functools.partial(_ew_lower, f"chlo.{name}")
+
+
+def _const_like(ctx, value, aval):
+    return ctx.constant(value, ShapedArray(aval.shape, aval.dtype))
+
+
+# ---- arithmetic ----
+add_p, add = elementwise("add", "stablehlo.add", NUM, 2)
+sub_p, sub = elementwise("sub", "stablehlo.subtract", NUM, 2)
+mul_p, mul = elementwise("mul", "stablehlo.multiply", ANY, 2)
+div_p, div = elementwise("div", "stablehlo.divide", NUM, 2)
+rem_p, rem = elementwise("rem", "stablehlo.remainder", ("int", "uint", "float"), 2)
+pow_p, pow = elementwise("pow", "stablehlo.power", INEXACT, 2)
+max_p, max = elementwise("max", "stablehlo.maximum", ANY, 2)
+min_p, min = elementwise("min", "stablehlo.minimum", ANY, 2)
+neg_p, neg = elementwise("neg", "stablehlo.negate", NUM, 1)
+sign_p, sign = elementwise("sign", "stablehlo.sign", NUM, 1)
+abs_p, abs = elementwise("abs", "stablehlo.abs", NUM, 1, out_dtype=_real_dtype)
+nextafter_p, nextafter = elementwise("nextafter", "chlo.next_after", FLOAT, 2)
+atan2_p, atan2 = elementwise("atan2", "stablehlo.atan2", INEXACT, 2)
+
+
+def _lower_uint_sign(ctx, x):
+    a = ctx.avals_in[0]
+    if kind(a.dtype) == "uint":  # stablehlo.sign rejects unsigned: sign(x) = min(x, 1)
+        return ctx.op1("stablehlo.minimum", [x, _const_like(ctx, 1, a)])
+    return ctx.op1("stablehlo.sign", [x])
+
+
+sign_p.lower = _lower_uint_sign
+
+
+def _lower_abs(ctx, x):
+    if kind(ctx.avals_in[0].dtype) == "uint":
+        return x
+    return ctx.op1("stablehlo.abs", [x])
+
+
+abs_p.lower = _lower_abs
+
+# ---- transcendental ----
+exp_p, exp = elementwise("exp", "stablehlo.exponential", INEXACT, 1)
+expm1_p, expm1 = elementwise("expm1", "stablehlo.exponential_minus_one", INEXACT, 1)
+log_p, log = elementwise("log", "stablehlo.log", INEXACT, 1)
+log1p_p, log1p = elementwise("log1p", "stablehlo.log_plus_one", INEXACT, 1)
+sin_p, sin = elementwise("sin", "stablehlo.sine", INEXACT, 1)
+cos_p, cos = elementwise("cos", "stablehlo.cosine", INEXACT, 1)
+tan_p, tan = elementwise("tan", "stablehlo.tan", INEXACT, 1)
+tanh_p, tanh = elementwise("tanh", "stablehlo.tanh", INEXACT, 1)
+logistic_p, logistic = elementwise("logistic", "stablehlo.logistic", INEXACT, 1)
+sqrt_p, sqrt = elementwise("sqrt", "stablehlo.sqrt", INEXACT, 1)
+rsqrt_p, rsqrt = elementwise("rsqrt", "stablehlo.rsqrt", INEXACT, 1)
+cbrt_p, cbrt = elementwise("cbrt", "stablehlo.cbrt", FLOAT, 1)
+asin_p, asin = elementwise("asin", None, INEXACT, 1, lower=_lower_chlo("asin"))
+acos_p, acos = elementwise("acos", None, INEXACT, 1, lower=_lower_chlo("acos"))
+atan_p, atan = elementwise("atan", None, INEXACT, 1, lower=_lower_chlo("atan"))
+sinh_p, sinh = elementwise("sinh", None, INEXACT, 1, lower=_lower_chlo("sinh"))
+cosh_p, cosh = elementwise("cosh", None, INEXACT, 1, lower=_lower_chlo("cosh"))
+asinh_p, asinh = elementwise("asinh", None, INEXACT, 1, lower=_lower_chlo("asinh"))
+acosh_p, acosh = elementwise("acosh", None, INEXACT, 1, lower=_lower_chlo("acosh"))
+atanh_p, atanh = elementwise("atanh", None, INEXACT, 1, lower=_lower_chlo("atanh"))
+erf_p, erf = elementwise("erf", None, FLOAT, 1, lower=_lower_chlo("erf"))
+erfc_p, erfc = elementwise("erfc", None, FLOAT, 1, lower=_lower_chlo("erfc"))
+erf_inv_p, erf_inv = elementwise("erf_inv", None, FLOAT, 1, lower=_lower_chlo("erf_inv"))
+lgamma_p, lgamma = elementwise("lgamma", None, FLOAT, 1, lower=_lower_chlo("lgamma"))
+digamma_p, digamma = elementwise("digamma", None, FLOAT, 1, lower=_lower_chlo("digamma"))
+
+
+def _lower_exp2(ctx, x):
+    a = ctx.avals_in[0]
+    return ctx.op1("stablehlo.exponential",
+                   [ctx.op1("stablehlo.multiply", [x, _const_like(ctx, math.log(2.0), a)])])
+
+
+exp2_p, exp2 = elementwise("exp2", None, INEXACT, 1, lower=_lower_exp2)
+
+# ---- rounding ----
+floor_p, floor = elementwise("floor", "stablehlo.floor", FLOAT, 1)
+ceil_p, ceil = elementwise("ceil", "stablehlo.ceil", FLOAT, 1)
+
+
+def _round_abstract(x, rounding_method=0):
+    if rounding_method not in (0, 1):
+        raise ValueError("round: rounding_method must be 0 (away from zero) or 1 (to even)")
+    return _ew_abstract("round", FLOAT, None, x)
+
+
+def _round_lower(ctx, x, rounding_method=0):
+    return ctx.op1("stablehlo.round_nearest_afz" if rounding_method == 0
+                   else "stablehlo.round_nearest_even", [x])
+
+
+round_p = define("round", _round_abstract, _round_lower)
+
+
+def round(x, rounding_method: int = 0):
+    """Round to nearest; ``rounding_method`` 0 = away from zero (lax default), 1 = to even."""
+    return round_p.bind(*lax_args(x), rounding_method=int(rounding_method))
+
+
+is_finite_p, is_finite = elementwise("is_finite", "stablehlo.is_finite", FLOAT, 1,
+                                     out_dtype=lambda dt: dtypes.bool_)
+
+
+# ---- powers ----
+def _integer_pow_abstract(x, y):
+    if not isinstance(y, int):
+        raise TypeError(f"integer_pow needs a Python int exponent, got {y!r}")
+    check_kind("integer_pow", x, NUM)
+    return x
+
+
+def _integer_pow_lower(ctx, x, y):
+    a = ctx.avals_in[0]
+    if y == 0:
+        return _const_like(ctx, 1, a)
+    n, acc, base = builtins_abs(y), None, x
+    while n:  # square-and-multiply
+        if n & 1:
+            acc = base if acc is None else ctx.op1("stablehlo.multiply", [acc, base])
+        n >>= 1
+        if n:
+            base = ctx.op1("stablehlo.multiply", [base, base])
+    if y < 0:
+        acc = ctx.op1("stablehlo.divide", [_const_like(ctx, 1, a), acc])
+    return acc
+
+
+builtins_abs = __builtins__["abs"] if isinstance(__builtins__, dict) else __builtins__.abs
+integer_pow_p = define("integer_pow", _integer_pow_abstract, _integer_pow_lower)
+
+
+def integer_pow(x, y: int):
+    """``x ** y`` for a static Python int ``y``."""
+    return integer_pow_p.bind(*lax_args(x), y=int(y))
+
+
+def _square_lower(ctx, x):
+    return ctx.op1("stablehlo.multiply", [x, x])
+
+
+square_p, square = elementwise("square", None, NUM, 1, lower=_square_lower)
+
+# ---- complex parts ----
+real_p, real = elementwise("real", "stablehlo.real", ("complex",), 1, out_dtype=_real_dtype)
+imag_p, imag = elementwise("imag", "stablehlo.imag", ("complex",), 1, out_dtype=_real_dtype)
+
+
+def _complex_abstract(x, y):
+    same_shapes_dtypes("complex", [x, y])
+    check_kind("complex", x, FLOAT)
+    if x.dtype not in (dtypes.float32, dtypes.float64):
+        raise TypeError(f"complex requires float32 or float64 parts, got {x.dtype.name}")
+    dt = dtypes.complex64 if x.dtype == dtypes.float32 else dtypes.complex128
+    return ShapedArray(x.shape, dt, x.weak_type and y.weak_type)
+
+
+complex_p = define("complex", _complex_abstract,
+                   lambda ctx, x, y: ctx.op1("stablehlo.complex", [x, y]))
+
+
+def complex(x, y):
+    return complex_p.bind(*lax_args(x, y))
+
+
+def _conj_lower(ctx, x):
+    if kind(ctx.avals_in[0].dtype) != "complex":
+        return x
+    a = ctx.avals_in[0]
+    part = ShapedArray(a.shape, _real_dtype(a.dtype))
+    re = ctx.op1("stablehlo.real", [x], part)
+    im = ctx.op1("stablehlo.imag", [x], part)
+    nim = ctx.op1("stablehlo.negate", [im], part)
+    return ctx.op1("stablehlo.complex", [re, nim], operand_avals=[part, part])
+
+
+conj_p, conj = elementwise("conj", None, NUM, 1, lower=_conj_lower)
+
+
+# ---- comparisons ----
+def _compare_type(dt) -> str:
+    k = kind(dt)
+    return {"float": "FLOAT", "complex": "FLOAT", "int": "SIGNED", "uint": "UNSIGNED",
+            "bool": "UNSIGNED"}[k]
+
+
+def _compare_lower(direction, ctx, x, y):
+    ct = _compare_type(ctx.avals_in[0].dtype)
+    return ctx.op1("stablehlo.compare", [x, y],
+                   attrs=f"comparison_direction = #stablehlo<comparison_direction {direction}>, "
+                         f"compare_type = #stablehlo<comparison_type {ct}>")
+
+
+def _comparison(name, direction, kinds):
+    return elementwise(name, None, kinds, 2, out_dtype=lambda dt: dtypes.bool_,
+                       lower=functools.partial(_compare_lower, direction))
+
+
+ORDERED = ("bool", "int", "uint", "float")
+eq_p, eq = _comparison("eq", "EQ", ANY)
+ne_p, ne = _comparison("ne", "NE", ANY)
+lt_p, lt = _comparison("lt", "LT", ORDERED)
+le_p, le = _comparison("le", "LE", ORDERED)
+gt_p, gt = _comparison("gt", "GT", ORDERED)
+ge_p, ge = _comparison("ge", "GE", ORDERED)
+
+# ---- logic and bits ----
+and_p, bitwise_and = elementwise("and", "stablehlo.and", INTEGRAL, 2)
+or_p, bitwise_or = elementwise("or", "stablehlo.or", INTEGRAL, 2)
+xor_p, bitwise_xor = elementwise("xor", "stablehlo.xor", INTEGRAL, 2)
+not_p, bitwise_not = elementwise("not", "stablehlo.not", INTEGRAL, 1)
+population_count_p, population_count = elementwise(
+    "population_count", "stablehlo.popcnt", ("int", "uint"), 1)
+clz_p, clz = elementwise("clz", "stablehlo.count_leading_zeros", ("int", "uint"), 1)
+shift_left_p, shift_left = elementwise("shift_left", "stablehlo.shift_left", ("int", "uint"), 2)
+shift_right_arithmetic_p, shift_right_arithmetic = elementwise(
+    "shift_right_arithmetic", "stablehlo.shift_right_arithmetic", ("int", "uint"), 2)
+shift_right_logical_p, shift_right_logical = elementwise(
+    "shift_right_logical", "stablehlo.shift_right_logical", ("int", "uint"), 2)
+
+
+# ---- select_n and clamp ----
+def _select_n_abstract(which, *cases):
+    if not cases:
+        raise TypeError("select_n needs at least one case")
+    same_shapes_dtypes("select_n", cases)
+    if which.dtype not in (dtypes.bool_, dtypes.int32):
+        raise TypeError(f"select_n: the selector must be bool or int32, got {which.dtype.name}")
+    if which.dtype == dtypes.bool_ and len(cases) > 2:
+        raise TypeError("select_n: a bool selector allows at most two cases")
+    if which.shape not in ((), cases[0].shape):
+        raise TypeError(f"select_n: selector shape {which.shape} must be scalar or match the "
+                        f"cases' shape {cases[0].shape}")
+    return ShapedArray(cases[0].shape, cases[0].dtype, all(c.weak_type for c in cases))
+
+
+def _select_n_lower(ctx, which, *cases):
+    wa = ctx.avals_in[0]
+    out = ctx.avals_out[0]
+    if len(cases) == 1:
+        return cases[0]
+    pred_aval = ShapedArray(wa.shape, dtypes.bool_)
+
+    def pick(lo, hi):  # cases[lo:hi]
+        if hi - lo == 1:
+            return cases[lo]
+        mid = (lo + hi) // 2
+        if wa.dtype == dtypes.bool_:
+            pred = which
+        else:
+            pred = ctx.op1("stablehlo.compare",
+                           [which, ctx.constant(mid, ShapedArray(wa.shape, wa.dtype))],
+                           pred_aval, "comparison_direction = #stablehlo<comparison_direction "
+                           "LT>, compare_type = #stablehlo<comparison_type SIGNED>",
+                           operand_avals=[wa, wa])
+        return ctx.op1("stablehlo.select", [pred, pick(mid, hi), pick(lo, mid)], out,
+                       operand_avals=[pred_aval, out, out])
+
+    return pick(0, len(cases))
+
+
+select_n_p = define("select_n", _select_n_abstract, _select_n_lower)
+
+
+def select_n(which, *cases):
+    """``cases[which]`` elementwise; ``which`` is bool (2 cases) or int32."""
+    args = lax_args(*cases)
+    return select_n_p.bind(*lax_args(which), *args)
+
+
+def select(pred, on_true, on_false):
+    """``on_true`` where ``pred`` else ``on_false`` (lax.select)."""
+    return select_n(pred, on_false, on_true)
+
+
+def _clamp_abstract(lo, x, hi):
+    for name, a in (("min", lo), ("max", hi)):
+        if a.dtype != x.dtype:
+            raise TypeError(f"clamp: {name} has dtype {a.dtype.name} but the operand has "
+                            f"{x.dtype.name}")
+        if a.shape not in ((), x.shape):
+            raise TypeError(f"clamp: {name} shape {a.shape} must be scalar or {x.shape}")
+    check_kind("clamp", x, ("int", "uint", "float"))
+    return x
+
+
+def _clamp_lower(ctx, lo, x, hi):
+    return ctx.op1("stablehlo.clamp", [lo, x, hi])
+
+
+clamp_p = define("clamp", _clamp_abstract, _clamp_lower)
+
+
+def clamp(min, x, max):
+    """Clamp ``x`` to [min, max] (lax argument order)."""
+    x, = lax_args(x)
+    lo, _ = lax_args(min, x)
+    hi, _ = lax_args(max, x)
+    return clamp_p.bind(lo, x, hi)
+
+
+# ---- dtype conversion ----
+def _convert_abstract(x, new_dtype, weak_type):
+    return ShapedArray(x.shape, new_dtype, weak_type)
+
+
+def _convert_lower(ctx, x, new_dtype, weak_type):
+    a = ctx.avals_in[0]
+    out = ctx.avals_out[0]
+    if a.dtype == new_dtype:
+        return x
+    src_k, dst_k = kind(a.dtype), kind(new_dtype)
+    if src_k == "complex" and dst_k != "complex":
+        part = ShapedArray(a.shape, _real_dtype(a.dtype))
+        x = ctx.op1("stablehlo.real", [x], part)
+        a = part
+    if dst_k == "bool":
+        zero = ctx.constant(0, ShapedArray(a.shape, a.dtype))
+        ct = _compare_type(a.dtype)
+        return ctx.op1("stablehlo.compare", [x, zero], out,
+                       f"comparison_direction = #stablehlo<comparison_direction NE>, "
+                       f"compare_type = #stablehlo<comparison_type {ct}>", operand_avals=[a, a])
+    return ctx.op1("stablehlo.convert", [x], out, operand_avals=[a])
+
+
+convert_element_type_p = define("convert_element_type", _convert_abstract, _convert_lower)
+
+
+def convert_element_type(x, new_dtype, weak_type: bool = False):
+    """Cast ``x`` to ``new_dtype`` (canonicalized: 64-bit only with x64 enabled)."""
+    new_dtype = dtypes.canonicalize_dtype(new_dtype)
+    if dtypes.is_python_scalar(x):
+        return convert_element_type_p.bind(np.asarray(x, dtype=dtypes.python_scalar_dtype(x)),
+                                           new_dtype=new_dtype, weak_type=bool(weak_type))
+    x, = lax_args(x)
+    from xtrace._src.core import get_aval
+    aval = get_aval(x)
+    if aval.dtype == new_dtype and aval.weak_type == bool(weak_type):
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
+
+
+def _bitcast_abstract(x, new_dtype):
+    src, dst = x.dtype.itemsize, new_dtype.itemsize
+    if src == dst:
+        shape = x.shape
+    elif src > dst:
+        shape = x.shape + (src // dst,)
+    else:
+        if not x.shape or x.shape[-1] != dst // src:
+            raise TypeError(f"bitcast_convert_type from {x.dtype.name} to {new_dtype.name} "
+                            f"needs a last dimension of {dst // src}, got shape {x.shape}")
+        shape = x.shape[:-1]
+    if x.dtype == dtypes.bool_ or new_dtype == dtypes.bool_:
+        raise TypeError("bitcast_convert_type does not support bool")
+    return ShapedArray(shape, new_dtype)
+
+
+def _bitcast_lower(ctx, x, new_dtype):
+    return ctx.op1("stablehlo.bitcast_convert", [x])
+
+
+bitcast_convert_type_p = define("bitcast_convert_type", _bitcast_abstract, _bitcast_lower)
+
+
+def bitcast_convert_type(x, new_dtype):
+    """Reinterpret the bits of ``x`` as ``new_dtype`` (shape changes when widths differ)."""
+    return bitcast_convert_type_p.bind(*lax_args(x),
+                                       new_dtype=dtypes.canonicalize_dtype(new_dtype))
+
+

@@ -1,0 +1,105 @@
+"""Contractions: dot_general (batch and contracting dimensions, precision, preferred type)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from xtrace._src import dtypes
+from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.prims.common import NUM, check_kind, define, lax_args
+
+_PRECISIONS = {None: "DEFAULT", "default": "DEFAULT", "fastest": "DEFAULT", "high": "HIGH",
+               "highest": "HIGHEST", "bfloat16": "DEFAULT", "tensorfloat32": "HIGH",
+               "float32": "HIGHEST"}
+
+
+def canonicalize_precision(precision: Any) -> tuple[str, str]:
+    if isinstance(precision, (tuple, list)) and len(precision) == 2:
+        return tuple(canonicalize_precision(p)[0] for p in precision)  # type: ignore
+    key = precision.lower() if isinstance(precision, str) else precision
+    key = getattr(key, "name", key)
+    if isinstance(key, str):
+        key = key.lower()
+    if key not in _PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use None, 'default', 'high' or "
+                         "'highest'")
+    p = _PRECISIONS[key]
+    return (p, p)
+
+
+def _dot_abstract(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    for name, dims, a in (("lhs contracting", lc, lhs), ("rhs contracting", rc, rhs),
+                          ("lhs batch", lb, lhs), ("rhs batch", rb, rhs)):
+        if any(not 0 <= d < a.ndim for d in dims):
+            raise TypeError(f"dot_general: {name} dimensions {dims} out of range for shape "
+                            f"{a.shape}")
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise TypeError(f"dot_general: dimension_numbers {dimension_numbers} pair unequal "
+                        "numbers of dimensions")
+    if len(set(lc) | set(lb)) != len(lc) + len(lb) or len(set(rc) | set(rb)) != len(rc) + len(rb):
+        raise TypeError(f"dot_general: repeated dimensions in {dimension_numbers}")
+    for l, r in zip(lc, rc):
+        if lhs.shape[l] != rhs.shape[r]:
+            raise TypeError(f"dot_general: contracting dimension {l} of lhs {lhs.shape} "
+                            f"(size {lhs.shape[l]}) does not match dimension {r} of rhs "
+                            f"{rhs.shape} (size {rhs.shape[r]})")
+    for l, r in zip(lb, rb):
+        if lhs.shape[l] != rhs.shape[r]:
+            raise TypeError(f"dot_general: batch dimension {l} of lhs {lhs.shape} does not "
+                            f"match dimension {r} of rhs {rhs.shape}")
+    if lhs.dtype != rhs.dtype:
+        raise TypeError(f"dot_general requires operands of the same dtype, got "
+                        f"{lhs.dtype.name} and {rhs.dtype.name}")
+    check_kind("dot_general", lhs, NUM + ("bool",))
+    batch = [lhs.shape[d] for d in lb]
+    lfree = [s for i, s in enumerate(lhs.shape) if i not in lc and i not in lb]
+    rfree = [s for i, s in enumerate(rhs.shape) if i not in rc and i not in rb]
+    dt = lhs.dtype if preferred_element_type is None else preferred_element_type
+    return ShapedArray(batch + lfree + rfree, dt,
+                       lhs.weak_type and rhs.weak_type and preferred_element_type is None)
+
+
+def _dims(xs: Sequence[int]) -> str:
+    return "[" + ", ".join(str(int(x)) for x in xs) + "]"
+
+
+def _dot_lower(ctx, lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    p0, p1 = precision
+    attrs = (f"dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = {_dims(lb)}, "
+             f"rhs_batching_dimensions = {_dims(rb)}, lhs_contracting_dimensions = {_dims(lc)}, "
+             f"rhs_contracting_dimensions = {_dims(rc)}>, precision_config = "
+             f"[#stablehlo<precision {p0}>, #stablehlo<precision {p1}>]")
+    return ctx.op1("stablehlo.dot_general", [lhs, rhs], attrs=attrs)
+
+
+dot_general_p = define("dot_general", _dot_abstract, _dot_lower)
+
+
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    """General tensor contraction: ``dimension_numbers = ((lhs_contract, rhs_contract),
+    (lhs_batch, rhs_batch))``; output dims are batch, lhs free, rhs free."""
+    lhs, rhs = lax_args(lhs, rhs)
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
+          (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))
+    pet = None if preferred_element_type is None else dtypes.canonicalize_dtype(
+        preferred_element_type)
+    la, ra = get_aval(lhs), get_aval(rhs)
+    dn = ((tuple(d % max(la.ndim, 1) for d in dn[0][0]),
+           tuple(d % max(ra.ndim, 1) for d in dn[0][1])), dn[1])
+    if pet == la.dtype and la.dtype == ra.dtype:
+        pet = None
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn,
+                              precision=canonicalize_precision(precision),
+                              preferred_element_type=pet)
+
+
+def dot(lhs, rhs, precision=None, preferred_element_type=None):
+    """Vector/matrix product of rank-1 or rank-2 arrays (lax.dot)."""
+    la, ra = get_aval(lhs), get_aval(rhs)
+    if la.ndim not in (1, 2) or ra.ndim not in (1, 2):
+        raise TypeError(f"lax.dot needs rank-1 or rank-2 operands, got shapes {la.shape} and "
+                        f"{ra.shape}")
+    return dot_general(lhs, rhs, (((la.ndim - 1,), (0,)), ((), ())), precision,
+                       preferred_element_type)

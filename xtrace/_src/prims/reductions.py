@@ -1,0 +1,225 @@
+"""Reductions (sum, prod, max, min, and, or, argmax, argmin) and cumulative reductions."""
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import numpy as np
+
+from xtrace._src import dtypes
+from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.lowering import LowerCtx, i64_array, tensor_type
+from xtrace._src.prims.common import (ANY, INTEGRAL, NUM, check_axes, check_axis, check_kind,
+                                      define, kind, lax_args)
+from xtrace._src.prims.elementwise import _compare_type
+
+
+def identity_value(op: str, dt: np.dtype):
+    """The neutral element of reduction ``op`` for dtype ``dt``."""
+    if op == "add" or op == "or" or op == "xor":
+        return False if dt == dtypes.bool_ else 0
+    if op == "mul":
+        return True if dt == dtypes.bool_ else 1
+    if op == "and":
+        return True if dt == dtypes.bool_ else -1 if dtypes.is_signed_int(dt) else np.iinfo(dt).max
+    if op in ("max", "min"):
+        if dt == dtypes.bool_:
+            return op == "min"
+        if dtypes.is_float(dt):
+            return -np.inf if op == "max" else np.inf
+        info = np.iinfo(dt)
+        return info.min if op == "max" else info.max
+    raise ValueError(op)
+
+
+HLO_BINARY = {"add": "stablehlo.add", "mul": "stablehlo.multiply", "max": "stablehlo.maximum",
+              "min": "stablehlo.minimum", "and": "stablehlo.and", "or": "stablehlo.or",
+              "xor": "stablehlo.xor"}
+
+
+def binary_region(ctx: LowerCtx, op: str, dt: np.dtype) -> str:
+    """A reduction region ``(a, b) -> op(a, b)`` on scalars of ``dt``."""
+    em = ctx.emitter
+    sa = ShapedArray((), dt)
+    a, b, r = em.fresh(sa), em.fresh(sa), em.fresh(sa)
+    t = tensor_type(ShapedArray((), dt))
+    pad = " " * (em.indent + 4)
+    return ("{\n" + " " * (em.indent + 2) + f"^bb0({a}: {t}, {b}: {t}):\n"
+            + pad + f'{r} = "{HLO_BINARY[op]}"({a}, {b}) : ({t}, {t}) -> {t}\n'
+            + pad + f'"stablehlo.return"({r}) : ({t}) -> ()\n' + " " * em.indent + "}")
+
+
+# ---- reduce_<op> ----
+def _reduce_abstract(name, kinds, x, *, axes):
+    axes = check_axes(name, axes, x.ndim)
+    check_kind(name, x, kinds)
+    return ShapedArray([d for i, d in enumerate(x.shape) if i not in axes], x.dtype, x.weak_type)
+
+
+def _reduce_lower(op, ctx, x, *, axes):
+    a = ctx.avals_in[0]
+    init = ctx.constant(identity_value(op, a.dtype), ShapedArray((), a.dtype))
+    return ctx.op("stablehlo.reduce", [x, init], operand_avals=[a, ShapedArray((), a.dtype)],
+                  regions=[binary_region(ctx, op, a.dtype)],
+                  attrs=f"dimensions = {i64_array(axes)}")[0]
+
+
+def _reduction(name, op, kinds):
+    p = define(name, functools.partial(_reduce_abstract, name, kinds),
+               functools.partial(_reduce_lower, op))
+
+    def wrapper(x, axes: Sequence[int]):
+        x, = lax_args(x)
+        ax = check_axes(name, tuple(int(a) for a in axes), get_aval(x).ndim)
+        return p.bind(x, axes=tuple(sorted(ax))) if ax else x
+    wrapper.__name__ = name
+    wrapper.__doc__ = f"Reduce ``x`` over ``axes`` with {op}."
+    return p, wrapper
+
+
+reduce_sum_p, reduce_sum = _reduction("reduce_sum", "add", NUM)
+reduce_prod_p, reduce_prod = _reduction("reduce_prod", "mul", NUM)
+reduce_max_p, reduce_max = _reduction("reduce_max", "max", ANY)
+reduce_min_p, reduce_min = _reduction("reduce_min", "min", ANY)
+reduce_and_p, reduce_and = _reduction("reduce_and", "and", INTEGRAL)
+reduce_or_p, reduce_or = _reduction("reduce_or", "or", INTEGRAL)
+reduce_xor_p, reduce_xor = _reduction("reduce_xor", "xor", INTEGRAL)
+
+
+# ---- argmax / argmin ----
+def _arg_abstract(name, x, *, axes, index_dtype):
+    if len(axes) != 1:
+        raise ValueError(f"{name} reduces exactly one axis, got {axes}")
+    ax = check_axis(name, axes[0], x.ndim)
+    if x.ndim == 0:
+        raise ValueError(f"{name}: cannot reduce a 0-d array")
+    if x.shape[ax] == 0:
+        raise ValueError(f"{name}: attempt to get {name} of an empty sequence (axis {ax})")
+    check_kind(name, x, ("bool", "int", "uint", "float"))
+    if not dtypes.is_int(index_dtype):
+        raise TypeError(f"{name}: index_dtype must be an integer type, got {index_dtype}")
+    return ShapedArray([d for i, d in enumerate(x.shape) if i != ax], index_dtype)
+
+
+def _arg_lower(is_max, ctx, x, *, axes, index_dtype):
+    a = ctx.avals_in[0]
+    ax = axes[0]
+    idx_aval = ShapedArray(a.shape, index_dtype)
+    idx = ctx.op1("stablehlo.iota", [], idx_aval, f"iota_dimension = {ax} : i64",
+                  operand_avals=[])
+    sv, si = ShapedArray((), a.dtype), ShapedArray((), index_dtype)
+    init_v = ctx.constant(identity_value("max" if is_max else "min", a.dtype), sv)
+    init_i = ctx.constant(0, si)
+    em = ctx.emitter
+    av, ai, bv, bi = em.fresh(sv), em.fresh(si), em.fresh(sv), em.fresh(si)
+    tv, ti = tensor_type(sv), tensor_type(si)
+    saved = em.lines, em.indent
+    em.lines, em.indent = [], em.indent + 4
+    ct = _compare_type(a.dtype)
+
+    def cmp(x_, y_, d, t=ct):
+        return em.op("stablehlo.compare", [x_, y_], [sv, sv],
+                     [ShapedArray((), dtypes.bool_)],
+                     f"comparison_direction = #stablehlo<comparison_direction {d}>, "
+                     f"compare_type = #stablehlo<comparison_type {t}>")[0]
+
+    b_ = ShapedArray((), dtypes.bool_)
+    pick_a = cmp(av, bv, "GT" if is_max else "LT")
+    eq = cmp(av, bv, "EQ")
+    if kind(a.dtype) == "float":
+        a_nan = cmp(av, av, "NE")
+        b_nan = cmp(bv, bv, "NE")
+        pick_a = em.op("stablehlo.or", [pick_a, a_nan], [b_, b_], [b_])[0]
+        both = em.op("stablehlo.and", [a_nan, b_nan], [b_, b_], [b_])[0]
+        eq = em.op("stablehlo.or", [eq, both], [b_, b_], [b_])[0]
+    val = em.op("stablehlo.select", [pick_a, av, bv], [b_, sv, sv], [sv])[0]
+    mi = em.op("stablehlo.minimum", [ai, bi], [si, si], [si])[0]
+    pi = em.op("stablehlo.select", [pick_a, ai, bi], [b_, si, si], [si])[0]
+    ri = em.op("stablehlo.select", [eq, mi, pi], [b_, si, si], [si])[0]
+    em.lines.append(" " * em.indent + f'"stablehlo.return"({val}, {ri}) : ({tv}, {ti}) -> ()')
+    body = em.lines
+    em.lines, em.indent = saved
+    region = ("{\n" + " " * (em.indent + 2) + f"^bb0({av}: {tv}, {ai}: {ti}, {bv}: {tv}, "
+              f"{bi}: {ti}):\n" + "\n".join(body) + "\n" + " " * em.indent + "}")
+    out = ctx.avals_out[0]
+    outs = ctx.op("stablehlo.reduce", [x, idx, init_v, init_i],
+                  [ShapedArray(out.shape, a.dtype), out],
+                  operand_avals=[a, idx_aval, sv, si], regions=[region],
+                  attrs=f"dimensions = {i64_array([ax])}")
+    return outs[1]
+
+
+argmax_p = define("argmax", functools.partial(_arg_abstract, "argmax"),
+                  functools.partial(_arg_lower, True))
+argmin_p = define("argmin", functools.partial(_arg_abstract, "argmin"),
+                  functools.partial(_arg_lower, False))
+
+
+def argmax(x, axis: int, index_dtype=dtypes.int32):
+    """Index of the largest element along ``axis`` (first one on ties; NaN counts as largest)."""
+    x, = lax_args(x)
+    ax = check_axis("argmax", int(axis), get_aval(x).ndim)
+    return argmax_p.bind(x, axes=(ax,), index_dtype=dtypes.canonicalize_dtype(index_dtype))
+
+
+def argmin(x, axis: int, index_dtype=dtypes.int32):
+    """Index of the smallest element along ``axis`` (first one on ties; NaN counts as smallest)."""
+    x, = lax_args(x)
+    ax = check_axis("argmin", int(axis), get_aval(x).ndim)
+    return argmin_p.bind(x, axes=(ax,), index_dtype=dtypes.canonicalize_dtype(index_dtype))
+
+
+# ---- cumulative reductions: log-depth (Hillis-Steele) scans made of pad + slice + op ----
+def _cum_abstract(name, kinds, x, *, axis, reverse):
+    check_axis(name, axis, x.ndim)
+    check_kind(name, x, kinds)
+    return x
+
+
+def _cum_lower(op, ctx, x, *, axis, reverse):
+    a = ctx.avals_in[0]
+    n = a.shape[axis]
+    ident = ctx.constant(identity_value(op, a.dtype), ShapedArray((), a.dtype))
+    shift = 1
+    while shift < n:
+        lo = [0] * a.ndim
+        hi = [0] * a.ndim
+        if reverse:
+            hi[axis] = shift
+        else:
+            lo[axis] = shift
+        padded_shape = list(a.shape)
+        padded_shape[axis] += shift
+        pa = ShapedArray(padded_shape, a.dtype)
+        p = ctx.op1("stablehlo.pad", [x, ident], pa, operand_avals=[a, ShapedArray((), a.dtype)],
+                    attrs=f"edge_padding_low = {i64_array(lo)}, edge_padding_high = "
+                          f"{i64_array(hi)}, interior_padding = {i64_array([0] * a.ndim)}")
+        start = [0] * a.ndim
+        if reverse:
+            start[axis] = shift
+        limit = [s + d for s, d in zip(start, a.shape)]
+        s = ctx.op1("stablehlo.slice", [p], a, operand_avals=[pa],
+                    attrs=f"start_indices = {i64_array(start)}, limit_indices = "
+                          f"{i64_array(limit)}, strides = {i64_array([1] * a.ndim)}")
+        x = ctx.op1(HLO_BINARY[op], [x, s], a, operand_avals=[a, a])
+        shift *= 2
+    return x
+
+
+def _cumulative(name, op, kinds):
+    p = define(name, functools.partial(_cum_abstract, name, kinds),
+               functools.partial(_cum_lower, op))
+
+    def wrapper(x, axis: int = 0, reverse: bool = False):
+        x, = lax_args(x)
+        ax = check_axis(name, int(axis), get_aval(x).ndim)
+        return p.bind(x, axis=ax, reverse=bool(reverse))
+    wrapper.__name__ = name
+    wrapper.__doc__ = f"Cumulative {op} along ``axis`` (from the end when ``reverse``)."
+    return p, wrapper
+
+
+cumsum_p, cumsum = _cumulative("cumsum", "add", NUM)
+cumprod_p, cumprod = _cumulative("cumprod", "mul", NUM)
+cummax_p, cummax = _cumulative("cummax", "max", ANY)
+cummin_p, cummin = _cumulative("cummin", "min", ANY)

@@ -1,0 +1,386 @@
+"""Shape-changing primitives: iota, broadcast, reshape, transpose, rev, squeeze, expand_dims,
+concatenate, pad, slice, dynamic_slice and dynamic_update_slice."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from xtrace._src import dtypes
+from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.lowering import i64_array
+from xtrace._src.prims.common import check_axes, define, lax_args
+
+
+def _ints(xs, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(operator_index(x)) for x in xs)
+    except TypeError:
+        raise TypeError(f"{what} must be a sequence of Python ints, got {xs!r}") from None
+
+
+def operator_index(x):
+    import operator
+    return operator.index(x)
+
+
+# ---- iota ----
+def _iota_abstract(*, dtype, shape, dimension):
+    if not 0 <= dimension < len(shape):
+        raise ValueError(f"iota: dimension {dimension} out of range for shape {shape}")
+    if dtype == dtypes.bool_:
+        raise TypeError("iota does not support bool")
+    return ShapedArray(shape, dtype)
+
+
+def _iota_lower(ctx, *, dtype, shape, dimension):
+    return ctx.op1("stablehlo.iota", [], attrs=f"iota_dimension = {dimension} : i64")
+
+
+iota_p = define("iota", _iota_abstract, _iota_lower)
+
+
+def iota(dtype, size: int):
+    """``[0, 1, ..., size-1]`` of ``dtype``."""
+    return iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=(int(size),), dimension=0)
+
+
+def broadcasted_iota(dtype, shape: Sequence[int], dimension: int):
+    shape = _ints(shape, "shape")
+    return iota_p.bind(dtype=dtypes.canonicalize_dtype(dtype), shape=shape,
+                       dimension=int(dimension) % max(len(shape), 1))
+
+
+# ---- broadcast_in_dim ----
+def _bid_abstract(x, *, shape, broadcast_dimensions):
+    if len(broadcast_dimensions) != x.ndim:
+        raise TypeError(f"broadcast_in_dim: operand of rank {x.ndim} needs {x.ndim} "
+                        f"broadcast_dimensions, got {broadcast_dimensions}")
+    for i, d in enumerate(broadcast_dimensions):
+        if not 0 <= d < len(shape) or x.shape[i] not in (1, shape[d]):
+            raise TypeError(f"broadcast_in_dim: cannot broadcast operand shape {x.shape} to "
+                            f"{shape} with broadcast_dimensions {broadcast_dimensions}")
+    if list(broadcast_dimensions) != sorted(set(broadcast_dimensions)):
+        raise TypeError(f"broadcast_in_dim: broadcast_dimensions {broadcast_dimensions} must "
+                        "be strictly increasing")
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _bid_lower(ctx, x, *, shape, broadcast_dimensions):
+    return ctx.op1("stablehlo.broadcast_in_dim", [x],
+                   attrs=f"broadcast_dimensions = {i64_array(broadcast_dimensions)}")
+
+
+broadcast_in_dim_p = define("broadcast_in_dim", _bid_abstract, _bid_lower)
+
+
+def broadcast_in_dim(x, shape: Sequence[int], broadcast_dimensions: Sequence[int]):
+    x, = lax_args(x)
+    shape = _ints(shape, "shape")
+    bd = _ints(broadcast_dimensions, "broadcast_dimensions")
+    if get_aval(x).shape == shape and bd == tuple(range(len(shape))):
+        return x
+    return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
+
+
+def broadcast(x, sizes: Sequence[int]):
+    """Add leading dimensions of ``sizes`` to ``x``."""
+    x, = lax_args(x)
+    nd = get_aval(x).ndim
+    sizes = _ints(sizes, "sizes")
+    return broadcast_in_dim(x, sizes + get_aval(x).shape,
+                            tuple(range(len(sizes), len(sizes) + nd)))
+
+
+def broadcast_to_rank(x, rank: int):
+    shape = get_aval(x).shape
+    return broadcast(x, (1,) * (rank - len(shape))) if len(shape) < rank else x
+
+
+# ---- reshape ----
+def _reshape_abstract(x, *, new_sizes, dimensions):
+    if int(np.prod(new_sizes, dtype=np.int64)) != x.size or any(d < 0 for d in new_sizes):
+        raise TypeError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
+                        f"into shape {new_sizes}")
+    if dimensions is not None and sorted(dimensions) != list(range(x.ndim)):
+        raise TypeError(f"reshape: dimensions {dimensions} is not a permutation of the axes")
+    return ShapedArray(new_sizes, x.dtype, x.weak_type)
+
+
+def _reshape_lower(ctx, x, *, new_sizes, dimensions):
+    if dimensions is not None and tuple(dimensions) != tuple(range(len(dimensions))):
+        a = ctx.avals_in[0]
+        ta = ShapedArray([a.shape[d] for d in dimensions], a.dtype)
+        x = ctx.op1("stablehlo.transpose", [x], ta, f"permutation = {i64_array(dimensions)}")
+        return ctx.op1("stablehlo.reshape", [x], operand_avals=[ta])
+    return ctx.op1("stablehlo.reshape", [x])
+
+
+reshape_p = define("reshape", _reshape_abstract, _reshape_lower)
+
+
+def reshape(x, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None):
+    x, = lax_args(x)
+    new_sizes = _ints(new_sizes, "new_sizes")
+    dims = None if dimensions is None else _ints(dimensions, "dimensions")
+    if get_aval(x).shape == new_sizes and (dims is None or dims == tuple(range(len(dims)))):
+        return x
+    return reshape_p.bind(x, new_sizes=new_sizes, dimensions=dims)
+
+
+# ---- transpose ----
+def _transpose_abstract(x, *, permutation):
+    if sorted(permutation) != list(range(x.ndim)):
+        raise ValueError(f"transpose: permutation {permutation} is not a permutation of the "
+                         f"axes of an array of shape {x.shape}")
+    return ShapedArray([x.shape[p] for p in permutation], x.dtype, x.weak_type)
+
+
+transpose_p = define("transpose", _transpose_abstract,
+                     lambda ctx, x, *, permutation: ctx.op1(
+                         "stablehlo.transpose", [x],
+                         attrs=f"permutation = {i64_array(permutation)}"))
+
+
+def transpose(x, permutation: Sequence[int]):
+    x, = lax_args(x)
+    perm = _ints(permutation, "permutation")
+    if perm == tuple(range(len(perm))) and len(perm) == get_aval(x).ndim:
+        return x
+    return transpose_p.bind(x, permutation=perm)
+
+
+# ---- rev ----
+def _rev_abstract(x, *, dimensions):
+    check_axes("rev", dimensions, x.ndim)
+    return x
+
+
+rev_p = define("rev", _rev_abstract,
+               lambda ctx, x, *, dimensions: ctx.op1(
+                   "stablehlo.reverse", [x], attrs=f"dimensions = {i64_array(dimensions)}"))
+
+
+def rev(x, dimensions: Sequence[int]):
+    x, = lax_args(x)
+    dims = check_axes("rev", _ints(dimensions, "dimensions"), get_aval(x).ndim)
+    return rev_p.bind(x, dimensions=dims) if dims else x
+
+
+# ---- squeeze / expand_dims ----
+def _squeeze_abstract(x, *, dimensions):
+    dims = check_axes("squeeze", dimensions, x.ndim)
+    for d in dims:
+        if x.shape[d] != 1:
+            raise ValueError(f"squeeze: cannot squeeze axis {d} of size {x.shape[d]} "
+                             f"(shape {x.shape}); only axes of size 1 can be squeezed")
+    return ShapedArray([s for i, s in enumerate(x.shape) if i not in dims], x.dtype, x.weak_type)
+
+
+squeeze_p = define("squeeze", _squeeze_abstract,
+                   lambda ctx, x, *, dimensions: ctx.op1("stablehlo.reshape", [x]))
+
+
+def squeeze(x, dimensions: Sequence[int]):
+    x, = lax_args(x)
+    dims = check_axes("squeeze", _ints(dimensions, "dimensions"), get_aval(x).ndim)
+    return squeeze_p.bind(x, dimensions=tuple(sorted(dims))) if dims else x
+
+
+def _expand_dims_abstract(x, *, dimensions):
+    nd = x.ndim + len(dimensions)
+    dims = check_axes("expand_dims", dimensions, nd)
+    shape = list(x.shape)
+    for d in sorted(dims):
+        shape.insert(d, 1)
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+expand_dims_p = define("expand_dims", _expand_dims_abstract,
+                       lambda ctx, x, *, dimensions: ctx.op1("stablehlo.reshape", [x]))
+
+
+def expand_dims(x, dimensions: Sequence[int]):
+    x, = lax_args(x)
+    nd = get_aval(x).ndim + len(dimensions)
+    dims = check_axes("expand_dims", _ints(dimensions, "dimensions"), nd)
+    return expand_dims_p.bind(x, dimensions=tuple(sorted(dims))) if dims else x
+
+
+# ---- concatenate ----
+def _concat_abstract(*xs, dimension):
+    if not xs:
+        raise ValueError("concatenate needs at least one operand")
+    x0 = xs[0]
+    if x0.ndim == 0:
+        raise TypeError("concatenate: zero-dimensional arrays cannot be concatenated")
+    if not 0 <= dimension < x0.ndim:
+        raise ValueError(f"concatenate: dimension {dimension} out of range for rank {x0.ndim}")
+    for x in xs:
+        if x.dtype != x0.dtype:
+            raise TypeError("concatenate: operands must have equal dtypes, got "
+                            + ", ".join(a.dtype.name for a in xs))
+        if x.ndim != x0.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, x0.shape))
+                                    if i != dimension):
+            raise TypeError("concatenate: shapes must match except along dimension "
+                            f"{dimension}, got " + ", ".join(str(a.shape) for a in xs))
+    shape = list(x0.shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(shape, x0.dtype, all(x.weak_type for x in xs))
+
+
+concatenate_p = define("concatenate", _concat_abstract,
+                       lambda ctx, *xs, dimension: ctx.op1(
+                           "stablehlo.concatenate", xs, attrs=f"dimension = {dimension} : i64"))
+
+
+def concatenate(operands: Sequence, dimension: int):
+    ops = lax_args(*operands)
+    if len(ops) == 1:
+        return ops[0]
+    return concatenate_p.bind(*ops, dimension=int(dimension))
+
+
+# ---- pad ----
+def _pad_abstract(x, padding_value, *, padding_config):
+    if padding_value.shape != () or padding_value.dtype != x.dtype:
+        raise TypeError(f"pad: padding_value must be a scalar of dtype {x.dtype.name}, got "
+                        f"{padding_value.str_short()}")
+    if len(padding_config) != x.ndim:
+        raise ValueError(f"pad: padding_config has {len(padding_config)} entries for an array "
+                         f"of rank {x.ndim}")
+    shape = []
+    for d, (lo, hi, interior) in zip(x.shape, padding_config):
+        if interior < 0:
+            raise ValueError("pad: interior padding must be >= 0")
+        n = lo + hi + d + max(d - 1, 0) * interior
+        if n < 0:
+            raise ValueError(f"pad: padding {padding_config} gives a negative size for shape "
+                             f"{x.shape}")
+        shape.append(n)
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _pad_lower(ctx, x, pv, *, padding_config):
+    lo, hi, it = zip(*padding_config) if padding_config else ((), (), ())
+    return ctx.op1("stablehlo.pad", [x, pv],
+                   attrs=f"edge_padding_low = {i64_array(lo)}, "
+                         f"edge_padding_high = {i64_array(hi)}, "
+                         f"interior_padding = {i64_array(it)}")
+
+
+pad_p = define("pad", _pad_abstract, _pad_lower)
+
+
+def pad(x, padding_value, padding_config: Sequence[tuple[int, int, int]]):
+    x, pv = lax_args(x, padding_value)
+    cfg = tuple(tuple(int(v) for v in c) for c in padding_config)
+    return pad_p.bind(x, pv, padding_config=cfg)
+
+
+# ---- slice ----
+def _slice_abstract(x, *, start_indices, limit_indices, strides):
+    n = x.ndim
+    strides = strides or (1,) * n
+    if not (len(start_indices) == len(limit_indices) == len(strides) == n):
+        raise TypeError(f"slice: start_indices {start_indices}, limit_indices {limit_indices} "
+                        f"and strides must each have one entry per dimension of {x.shape}")
+    shape = []
+    for d, s, l, st in zip(x.shape, start_indices, limit_indices, strides):
+        if not (0 <= s <= l <= d) or st < 1:
+            raise ValueError(f"slice: start {start_indices}, limit {limit_indices}, strides "
+                             f"{strides} are out of bounds for shape {x.shape}")
+        shape.append((l - s + st - 1) // st)
+    return ShapedArray(shape, x.dtype, x.weak_type)
+
+
+def _slice_lower(ctx, x, *, start_indices, limit_indices, strides):
+    strides = strides or (1,) * len(start_indices)
+    return ctx.op1("stablehlo.slice", [x],
+                   attrs=f"start_indices = {i64_array(start_indices)}, "
+                         f"limit_indices = {i64_array(limit_indices)}, "
+                         f"strides = {i64_array(strides)}")
+
+
+slice_p = define("slice", _slice_abstract, _slice_lower)
+
+
+def slice(x, start_indices: Sequence[int], limit_indices: Sequence[int],
+          strides: Sequence[int] | None = None):
+    x, = lax_args(x)
+    return slice_p.bind(x, start_indices=_ints(start_indices, "start_indices"),
+                        limit_indices=_ints(limit_indices, "limit_indices"),
+                        strides=None if strides is None else _ints(strides, "strides"))
+
+
+def slice_in_dim(x, start_index: int, limit_index: int, stride: int = 1, axis: int = 0):
+    shape = get_aval(x).shape
+    starts, limits, strides = [0] * len(shape), list(shape), [1] * len(shape)
+    starts[axis], limits[axis], strides[axis] = start_index, limit_index, stride
+    return slice(x, starts, limits, strides)
+
+
+def index_in_dim(x, index: int, axis: int = 0, keepdims: bool = True):
+    out = slice_in_dim(x, index, index + 1, 1, axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+# ---- dynamic_slice / dynamic_update_slice ----
+def _check_indices(prim, x, idx):
+    if len(idx) != x.ndim:
+        raise TypeError(f"{prim}: got {len(idx)} start indices for an array of rank {x.ndim}")
+    for i in idx:
+        if i.shape != () or not dtypes.is_int(i.dtype):
+            raise TypeError(f"{prim}: start indices must be integer scalars, got "
+                            f"{i.str_short()}")
+
+
+def _dyn_slice_abstract(x, *idx, slice_sizes):
+    _check_indices("dynamic_slice", x, idx)
+    if len(slice_sizes) != x.ndim or any(not 0 <= s <= d for s, d in zip(slice_sizes, x.shape)):
+        raise TypeError(f"dynamic_slice: slice_sizes {slice_sizes} do not fit shape {x.shape}")
+    return ShapedArray(slice_sizes, x.dtype, x.weak_type)
+
+
+def _dyn_slice_lower(ctx, x, *idx, slice_sizes):
+    return ctx.op1("stablehlo.dynamic_slice", [x, *idx],
+                   attrs=f"slice_sizes = {i64_array(slice_sizes)}")
+
+
+dynamic_slice_p = define("dynamic_slice", _dyn_slice_abstract, _dyn_slice_lower)
+
+
+def _index_args(idx):
+    out = []
+    for i in idx:
+        i, = lax_args(i)
+        if dtypes.is_python_scalar(i):
+            i = np.asarray(i, dtypes.int32)[()]
+        out.append(i)
+    return out
+
+
+def dynamic_slice(x, start_indices: Sequence, slice_sizes: Sequence[int]):
+    """Slice of ``slice_sizes`` starting at traced ``start_indices`` (clamped into bounds)."""
+    x, = lax_args(x)
+    return dynamic_slice_p.bind(x, *_index_args(start_indices),
+                                slice_sizes=_ints(slice_sizes, "slice_sizes"))
+
+
+def _dus_abstract(x, update, *idx):
+    _check_indices("dynamic_update_slice", x, idx)
+    if update.dtype != x.dtype or update.ndim != x.ndim or any(
+            u > d for u, d in zip(update.shape, x.shape)):
+        raise TypeError(f"dynamic_update_slice: update {update.str_short()} does not fit "
+                        f"operand {x.str_short()}")
+    return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+dynamic_update_slice_p = define(
+    "dynamic_update_slice", _dus_abstract,
+    lambda ctx, x, u, *idx: ctx.op1("stablehlo.dynamic_update_slice", [x, u, *idx]))
+
+
+def dynamic_update_slice(x, update, start_indices: Sequence):
+    x, update = lax_args(x, update)
+    return dynamic_update_slice_p.bind(x, update, *_index_args(start_indices))

@@ -1,0 +1,22 @@
+"""``xtrace.numpy``: NumPy's API on xtrace arrays (functional: no in-place mutation)."""
+import numpy as _np
+
+from xtrace._src import dtypes as _dtypes
+from xtrace._src.numpy.core import *  # noqa: F401,F403
+from xtrace._src.numpy.core import ndarray  # noqa: F401
+
+bool_ = _np.bool_
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+bfloat16 = _dtypes.bfloat16.type
+complex64, complex128 = _np.complex64, _np.complex128
+dtype = _np.dtype
+pi, e, inf, nan, newaxis = _np.pi, _np.e, _np.inf, _np.nan, None
+promote_types = _dtypes.promote_types
+issubdtype = _dtypes.issubdtype
+finfo = _dtypes.finfo
+iinfo = _dtypes.iinfo
+integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np.number
+signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
+complexfloating, generic = _np.complexfloating, _np.generic
