@@ -225,3 +225,57 @@ def test_devices_and_backend():
     assert xtrace.default_backend() == "cpu"
     assert xtrace.device_count() == 4           # from XTRACE_NUM_CPU_DEVICES in conftest
     assert len(xtrace.local_devices()) == 4
+
+
+def test_device_put_and_ops_on_another_device():
+    d1 = xtrace.devices()[1]
+    a = np.arange(4, dtype=np.float32)
+    x = xtrace.device_put(a, d1)
+    assert x.device == d1
+    y = x * 2.0 + 1.0
+    assert y.device == d1
+    np.testing.assert_allclose(y, a * 2 + 1)
+    f = xtrace.jit(lambda u, v: u @ v)
+    z = f(x, xnp.asarray(a))          # the default-device argument follows x
+    assert z.device == d1 and float(z) == float(a @ a)
+    back = xtrace.device_put(x, xtrace.devices()[0])
+    assert back.device == xtrace.devices()[0]
+    np.testing.assert_allclose(back, a)
+
+
+def test_num_cpu_devices_from_config_and_env():
+    import subprocess
+    import sys
+    code = ("import xtrace; xtrace.config.update('num_cpu_devices', 3); "
+            "print(xtrace.device_count())")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "XTRACE_NUM_CPU_DEVICES"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "3", out.stderr
+    env["XTRACE_NUM_CPU_DEVICES"] = "2"
+    out = subprocess.run([sys.executable, "-c", "import xtrace; print(xtrace.device_count())"],
+                         capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "2", out.stderr
+    with pytest.raises(RuntimeError, match="before xtrace first uses a device"):
+        xtrace.config.update("num_cpu_devices", 7)
+
+
+def test_config_rejects_unknown_options():
+    with pytest.raises(AttributeError, match="no option"):
+        xtrace.config.update("enable_x65", True)
+
+
+def test_compiled_is_callable_and_eval_shape():
+    f = xtrace.jit(lambda x: (x * 2).sum(axis=0))
+    a = np.ones((3, 2), np.float32)
+    c = f.lower(a).compile()
+    np.testing.assert_allclose(c(a), [6.0, 6.0])
+    s = f.eval_shape(a)
+    assert s.shape == (2,) and s.dtype == np.float32
+
+
+def test_jit_python_scalar_args_are_weak():
+    f = xtrace.jit(lambda x, y: x * y)
+    out = f(xnp.ones(2, np.float16), 3.0)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(f(2, 3), 6)
+    assert f(2, 3).dtype == np.int32 and f(2, 3).weak_type

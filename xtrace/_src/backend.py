@@ -99,11 +99,10 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
             return exe
         client = _get_client()
         opts = _xc.CompileOptions()
-        if num_replicas > 1:
-            opts.num_replicas = num_replicas
-            opts.num_partitions = 1
-            opts.device_assignment = _xc.DeviceAssignment.create(
-                np.array([d.id for d in devs]).reshape(num_replicas, 1))
+        opts.num_replicas = num_replicas
+        opts.num_partitions = 1
+        opts.device_assignment = _xc.DeviceAssignment.create(
+            np.array([d.id for d in devs]).reshape(num_replicas, 1))
         try:
             if hasattr(client, "compile_and_load"):
                 exe = client.compile_and_load(text.encode(), _xc.DeviceList(tuple(devs)), opts)
@@ -148,10 +147,10 @@ def to_device(x: np.ndarray, device=None) -> Buffer:
         shape = "".join(f"{d}x" for d in x.shape)
         exe = compile(_BF16_FROM_U16.replace("SHAPE", shape), (device,))
         return execute(exe, [_dlpack_put(np.ascontiguousarray(x).view(np.uint16), device)])[0]
-    if x.flags.writeable or not x.flags.c_contiguous:
-        # The transfer may finish after we return (asynchronous client), and a writeable
-        # array could change meanwhile: hand jaxlib a private copy.
-        x = np.array(x, copy=True, order="C")
+    # jaxlib takes the host memory without copying (DLPack) and may read it after we return
+    # (the client is asynchronous): give it a private C-contiguous copy that nobody can
+    # change. (NumPy also refuses to export read-only arrays through DLPack.)
+    x = np.array(x, copy=True, order="C")
     return _dlpack_put(x, device)
 
 

@@ -15,49 +15,65 @@ _lock = threading.Lock()
 
 
 def apply_primitive(prim, args, params):
+    device = None
+    for a in args:
+        if type(a) is Array and a._device is not None:
+            device = a._device
+            break
     avals = tuple([a.aval if type(a) is Array else get_aval(a) for a in args])
     try:
-        key = (prim, avals, tuple(params.items()))
+        key = (prim, avals, tuple(params.items()), device)
         entry = _cache.get(key)
     except TypeError:
         key, entry = None, None
     if entry is None:
-        out = prim.abstract_eval(*avals, **params)  # validates; raises user-facing errors
+        prim.abstract_eval(*avals, **params)  # validates; raises user-facing errors
         text, avals_out = lowering.lower_primitive(prim, avals, params)
-        entry = (backend.compile(text), avals_out)
+        entry = (backend.compile(text, None if device is None else (device,)), avals_out)
         if key is not None:
             with _lock:
                 _cache[key] = entry
     exe, avals_out = entry
-    bufs = [a.buffer if type(a) is Array else to_buffer(a, av) for a, av in zip(args, avals)]
+    if device is None:
+        bufs = [a.buffer if type(a) is Array else to_buffer(a, av) for a, av in zip(args, avals)]
+    else:
+        bufs = [to_buffer(a, av, device) for a, av in zip(args, avals)]
     outs = backend.execute(exe, bufs)
     if prim.multiple_results:
-        return [Array(b, av) for b, av in zip(outs, avals_out)]
-    return Array(outs[0], avals_out[0])
+        return [Array(b, av, device) for b, av in zip(outs, avals_out)]
+    return Array(outs[0], avals_out[0], device)
 
 
 _scalar_cache: dict[tuple, Any] = {}
 
 
-def to_buffer(x: Any, aval: ShapedArray):
-    """A device buffer holding the value ``x`` (an Array, NumPy value or Python scalar)."""
+def to_buffer(x: Any, aval: ShapedArray, device=None):
+    """A buffer holding the value ``x`` (an Array, NumPy value or Python scalar) on ``device``
+    (default: the default device), copying an Array that lives on another device."""
     if isinstance(x, Array):
-        return x.buffer
+        if x._device is device or x._device == device or (
+                device is not None and x._device is None and device == backend.default_device()):
+            return x.buffer
+        return backend.to_device(np.asarray(x), device)
     if dtypes.is_python_scalar(x) or (isinstance(x, np.generic)):
-        key = (type(x), repr(x), aval.dtype)
+        key = (type(x), repr(x), aval.dtype, None if device is None else device.id)
         buf = _scalar_cache.get(key)
         if buf is None:
-            buf = backend.to_device(np.asarray(x, aval.dtype))
+            buf = backend.to_device(np.asarray(x, aval.dtype), device)
             if len(_scalar_cache) < 4096:
                 _scalar_cache[key] = buf
         return buf
     if isinstance(x, np.ndarray):
-        return backend.to_device(np.asarray(x, aval.dtype))
+        return backend.to_device(np.asarray(x, aval.dtype), device)
     raise TypeError(f"Cannot use {type(x).__name__} as an array argument")
 
 
 def device_put(x: Any, device=None) -> Array:
-    if isinstance(x, Array) and device is None:
+    """``x`` as an Array on ``device`` (default device if None); no copy if already there."""
+    if isinstance(x, Array) and (device is None or x.device == device):
         return x
-    return from_numpy(np.asarray(x), weak_type=isinstance(x, Array) and x.weak_type,
-                      device=device)
+    weak = isinstance(x, Array) and x.weak_type
+    if dtypes.is_python_scalar(x):
+        return from_numpy(np.asarray(x, dtypes.python_scalar_dtype(x)),
+                          weak_type=type(x) is not bool, device=device)
+    return from_numpy(np.asarray(x), weak_type=weak, device=device)

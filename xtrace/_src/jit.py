@@ -83,21 +83,24 @@ def _leaf_aval(x: Any, where: str) -> ShapedArray:
 class Lowered:
     """The result of ``jitted.lower(*args)``: StableHLO text, compilable."""
 
-    def __init__(self, entry: _Entry):
-        self._entry = entry
+    def __init__(self, entry: _Entry, fun: "JitFunction"):
+        self._entry, self._fun = entry, fun
 
     def as_text(self) -> str:
         return self._entry.text
 
     def compile(self) -> "Compiled":
-        return Compiled(self._entry)
+        return Compiled(self._entry, self._fun)
 
 
 class Compiled:
-    """A compiled executable: optimized HLO text and XLA's cost analysis."""
+    """A compiled executable: optimized HLO text, XLA's cost analysis; callable."""
 
-    def __init__(self, entry: _Entry):
-        self._entry = entry
+    def __init__(self, entry: _Entry, fun: "JitFunction"):
+        self._entry, self._fun = entry, fun
+
+    def __call__(self, *args, **kwargs):
+        return self._fun(*args, **kwargs)
 
     def as_text(self) -> str:
         return backend.optimized_hlo(self._entry.exe)
@@ -167,7 +170,7 @@ class JitFunction:
         if self._simple and not kwargs and core._state.dynamic_level == 0:
             avals = []
             for a in args:
-                if type(a) is not Array:
+                if type(a) is not Array or a._device is not None:
                     break
                 avals.append(a.aval)
             else:  # fast path: positional Arrays only, nothing being traced
@@ -183,25 +186,28 @@ class JitFunction:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(_leaf_aval(x, self._describe_leaf(i, in_tree, dyn_args))
                       for i, x in enumerate(leaves))
-        key = (in_tree, avals, statics, dtypes.x64_enabled())
+        device = _committed_device(leaves)
+        key = (in_tree, avals, statics, dtypes.x64_enabled(), device)
         entry = self._cache.get(key)
         if entry is None:
             entry = self._specialize(key, in_tree, avals, statics, args, kwargs, dyn_args,
-                                     donate_mask_args)
+                                     donate_mask_args, device)
         tracing = core._state.dynamic_level > 0 or any(isinstance(x, Tracer) for x in leaves)
         if tracing or entry.exe is None:
             outs = jit_call_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=entry.name,
                                    donated=entry.donated)
             return tree_unflatten(entry.out_tree, outs)
-        bufs = entry.const_bufs + [to_buffer(x, a) for x, a in zip(leaves, avals)]
+        bufs = entry.const_bufs + [to_buffer(x, a, device) for x, a in zip(leaves, avals)]
         outs = backend.execute(entry.exe, bufs)
         if any(entry.donated):
             for x, d in zip(leaves, entry.donated[len(entry.consts):]):
                 if d and isinstance(x, Array):
                     x.delete(f"donated to jit-compiled function '{self._name}'")
-        if self._simple and not kwargs and all(type(a) is Array for a in args):
+        if device is None and self._simple and not kwargs and all(
+                type(a) is Array for a in args):
             self._fast_cache[(avals, dtypes.x64_enabled())] = entry
-        return tree_unflatten(entry.out_tree, [Array(b, v) for b, v in zip(outs, entry.out_avals)])
+        return tree_unflatten(entry.out_tree,
+                              [Array(b, v, device) for b, v in zip(outs, entry.out_avals)])
 
     def _describe_leaf(self, i: int, in_tree, dyn_args) -> str:
         return f"an argument of jit-compiled function '{self._name}' (leaf {i})"
@@ -225,7 +231,8 @@ class JitFunction:
                 dyn_kwargs[k] = v
         return tuple(statics), tuple(dyn_args), dyn_kwargs, donate
 
-    def _specialize(self, key, in_tree, avals, statics, args, kwargs, dyn_args, donate_args):
+    def _specialize(self, key, in_tree, avals, statics, args, kwargs, dyn_args, donate_args,
+                    device=None):
         with self._lock:
             entry = self._cache.get(key)
             if entry is not None:
@@ -265,8 +272,8 @@ class JitFunction:
             if any(isinstance(c, Tracer) for c in consts):
                 e.exe, e.const_bufs = None, []  # closes over an outer trace: not cacheable
                 return e
-            e.exe = backend.compile(e.text)
-            e.const_bufs = [to_buffer(c, core.get_aval(c)) for c in consts]
+            e.exe = backend.compile(e.text, None if device is None else (device,))
+            e.const_bufs = [to_buffer(c, core.get_aval(c), device) for c in consts]
             self._cache[key] = e
             return e
 
@@ -276,10 +283,11 @@ class JitFunction:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         avals = tuple(_leaf_aval(x, self._describe_leaf(i, in_tree, dyn_args))
                       for i, x in enumerate(leaves))
-        key = (in_tree, avals, statics, dtypes.x64_enabled())
+        device = _committed_device(leaves)
+        key = (in_tree, avals, statics, dtypes.x64_enabled(), device)
         entry = self._cache.get(key) or self._specialize(key, in_tree, avals, statics, args,
-                                                         kwargs, dyn_args, donate)
-        return Lowered(entry)
+                                                         kwargs, dyn_args, donate, device)
+        return Lowered(entry, self)
 
     def eval_shape(self, *args, **kwargs):
         entry = self.lower(*args, **kwargs)._entry
@@ -291,6 +299,14 @@ class JitFunction:
 
     def _cache_size(self) -> int:
         return len({id(e) for e in self._cache.values()})
+
+
+def _committed_device(leaves):
+    """The device of the first argument placed on a non-default device, else None."""
+    for x in leaves:
+        if type(x) is Array and x._device is not None:
+            return x._device
+    return None
 
 
 def _tuple_of_ints(x, what: str) -> tuple[int, ...]:

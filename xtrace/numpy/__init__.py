@@ -20,3 +20,9 @@ iinfo = _dtypes.iinfo
 integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np.number
 signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
 complexfloating, generic = _np.complexfloating, _np.generic
+
+for _name in ("np", "builtins", "operator", "Any", "Sequence", "lax", "dtypes", "Array",
+              "Tracer", "ShapedArray", "get_aval", "from_numpy", "annotations", "ArrayLike",
+              "broadcast_arrays_for", "promote_args", "promote_dtypes_only"):
+    globals().pop(_name, None)
+del _name

@@ -47,7 +47,14 @@ def _transpose(self, *axes):
     return xnp.transpose(self, axes or None)
 
 
+def _setitem(self, idx, value):
+    raise TypeError(
+        f"xtrace arrays are immutable: '{type(self).__name__}' object does not support item "
+        "assignment. Instead of `x[idx] = y`, use `x = x.at[idx].set(y)`.")
+
+
 _OPERATORS = {
+    "__setitem__": _setitem,
     "__add__": _defer(xnp.add), "__radd__": _defer(_swap(xnp.add)),
     "__sub__": _defer(xnp.subtract), "__rsub__": _defer(_swap(xnp.subtract)),
     "__mul__": _defer(xnp.multiply), "__rmul__": _defer(_swap(xnp.multiply)),
