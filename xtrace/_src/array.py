@@ -75,7 +75,7 @@ class Array:
     # ---- NumPy interop ----
     def _value(self) -> np.ndarray:
         if self._npy is None:
-            self._npy = backend.to_numpy(self.buffer)
+            self._npy = backend.to_numpy(self.buffer, self.aval.dtype)
         return self._npy
 
     def __array__(self, dtype=None, copy=None):

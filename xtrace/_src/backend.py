@@ -125,38 +125,89 @@ def cost_analysis(exe) -> dict:
     return res[0] if isinstance(res, list) else dict(res)
 
 
+# ---- Shardings and result handlers ----
+# jaxlib's array constructors read JAX-style sharding objects by duck typing. Without them,
+# its convenience paths (exe.execute, DLPack transfers) look JAX up with an import attempt on
+# every call. We hand it a minimal single-device sharding of our own instead.
+class _Sharding(_xc.SingleDeviceSharding):
+    def __init__(self, device):
+        super().__init__(device)
+        self._devices = _xc.DeviceList((device,))
+
+    @property
+    def _internal_device_list(self):
+        return self._devices
+
+    @property
+    def memory_kind(self):
+        return None
+
+    def _to_xla_hlo_sharding(self, ndim: int):
+        return _xc.HloSharding.replicate()
+
+
+_shardings: dict[int, _Sharding] = {}
+
+
+def _sharding(device) -> _Sharding:
+    sh = _shardings.get(device.id)
+    if sh is None:
+        sh = _shardings[device.id] = _Sharding(device)
+    return sh
+
+
+def result_handlers(avals: Sequence[Any], device=None) -> list:
+    """Per-output handlers that wrap an executable's results as single-device buffers.
+
+    ``avals`` need ``shape``, ``dtype`` and ``weak_type`` (xtrace's ShapedArray has them)."""
+    sh = _sharding(device if device is not None else default_device())
+    return [_ext.array_result_handler(a, sh, True, True) for a in avals]
+
+
 # ---- Transfers ----
-def _dlpack_put(x: np.ndarray, device) -> Buffer:
-    return _ext.dlpack_managed_tensor_to_buffer(x.__dlpack__(), device, None)
+_COPY = _xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL
 
 
-_BF16_FROM_U16 = """module @xtrace_bf16_put {
-  func.func public @main(%a: tensor<SHAPEui16>) -> (tensor<SHAPEbf16>) {
-    %0 = "stablehlo.bitcast_convert"(%a) : (tensor<SHAPEui16>) -> tensor<SHAPEbf16>
-    return %0 : tensor<SHAPEbf16>
-  }
-}"""
+class _HostAval:
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype, self.weak_type = shape, dtype, False
 
 
 def to_device(x: np.ndarray, device=None) -> Buffer:
-    """Copy a NumPy array to ``device`` (default: the first local device)."""
+    """Copy a NumPy array to ``device`` (default: the first local device).
+
+    The copy happens during the call, so later changes to ``x`` never reach the device."""
     if device is None:
         device = default_device()
-    if x.dtype == dtypes.bfloat16:
-        # NumPy's DLPack refuses bfloat16: send the bits as uint16 and reinterpret on device.
-        shape = "".join(f"{d}x" for d in x.shape)
-        exe = compile(_BF16_FROM_U16.replace("SHAPE", shape), (device,))
-        return execute(exe, [_dlpack_put(np.ascontiguousarray(x).view(np.uint16), device)])[0]
-    # jaxlib takes the host memory without copying (DLPack) and may read it after we return
-    # (the client is asynchronous): give it a private C-contiguous copy that nobody can
-    # change. (NumPy also refuses to export read-only arrays through DLPack.)
-    x = np.array(x, copy=True, order="C")
-    return _dlpack_put(x, device)
+    x = np.ascontiguousarray(x)
+    return _xc.batched_device_put(_HostAval(x.shape, x.dtype), _sharding(device), [x], [device],
+                                  committed=True, force_copy=True, host_buffer_semantics=_COPY,
+                                  enable_x64=True)
 
 
-def to_numpy(buf: Buffer) -> np.ndarray:
+class _DLPackExport:
+    """Presents a device buffer to ``np.from_dlpack`` (CPU memory: read without a copy)."""
+
+    __slots__ = ("buf",)
+
+    def __init__(self, buf: Buffer):
+        self.buf = buf
+
+    def __dlpack__(self, stream=None, **kwargs):
+        return _ext.buffer_to_dlpack_managed_tensor(self.buf)
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU
+
+
+def to_numpy(buf: Buffer, dtype: np.dtype | None = None) -> np.ndarray:
     """Read a single-device buffer back to a read-only NumPy array."""
-    arr, _ = buf._single_device_array_to_np_array_did_copy()
+    if dtype is not None and dtype != dtypes.bfloat16 and buf.platform() == "cpu":
+        arr = np.from_dlpack(_DLPackExport(buf))  # no JAX lookups on this path
+    else:  # NumPy's DLPack refuses bfloat16
+        arr, _ = buf._single_device_array_to_np_array_did_copy()
     if arr.flags.writeable:
         arr.flags.writeable = False
     return arr
@@ -170,15 +221,7 @@ def delete(buf: Buffer) -> None:
     buf.delete()
 
 
-def is_deleted(buf: Buffer) -> bool:
-    return buf.is_deleted()
-
-
-def buffer_device(buf: Buffer):
-    return buf._sharding._device if hasattr(buf._sharding, "_device") else default_device()
-
-
 # ---- Execution ----
-def execute(exe, bufs: Sequence[Buffer]) -> list:
+def execute(exe, bufs: Sequence[Buffer], handlers: Sequence[Any]) -> list:
     """Run a single-device executable; returns its output buffers (asynchronously)."""
-    return exe.execute(bufs)
+    return exe.execute_sharded(bufs).consume_with_handlers(handlers)

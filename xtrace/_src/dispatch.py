@@ -1,6 +1,7 @@
 """Eager execution: each primitive runs as a small compiled XLA program, cached on its types."""
 from __future__ import annotations
 
+import collections
 import threading
 from typing import Any
 
@@ -10,7 +11,7 @@ from xtrace._src import backend, dtypes, lowering
 from xtrace._src.array import Array, from_numpy
 from xtrace._src.core import ShapedArray, get_aval
 
-_cache: dict[tuple, tuple[Any, list[ShapedArray]]] = {}
+_cache: dict[tuple, tuple[Any, list[ShapedArray], list]] = {}
 _lock = threading.Lock()
 
 
@@ -29,22 +30,24 @@ def apply_primitive(prim, args, params):
     if entry is None:
         prim.abstract_eval(*avals, **params)  # validates; raises user-facing errors
         text, avals_out = lowering.lower_primitive(prim, avals, params)
-        entry = (backend.compile(text, None if device is None else (device,)), avals_out)
+        entry = (backend.compile(text, None if device is None else (device,)), avals_out,
+                 backend.result_handlers(avals_out, device))
         if key is not None:
             with _lock:
                 _cache[key] = entry
-    exe, avals_out = entry
+    exe, avals_out, handlers = entry
     if device is None:
         bufs = [a.buffer if type(a) is Array else to_buffer(a, av) for a, av in zip(args, avals)]
     else:
         bufs = [to_buffer(a, av, device) for a, av in zip(args, avals)]
-    outs = backend.execute(exe, bufs)
+    outs = backend.execute(exe, bufs, handlers)
     if prim.multiple_results:
         return [Array(b, av, device) for b, av in zip(outs, avals_out)]
     return Array(outs[0], avals_out[0], device)
 
 
-_scalar_cache: dict[tuple, Any] = {}
+_scalar_cache: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
+_SCALAR_CACHE_SIZE = 32  # least-recently-used scalars keep their device buffers
 
 
 def to_buffer(x: Any, aval: ShapedArray, device=None):
@@ -60,8 +63,15 @@ def to_buffer(x: Any, aval: ShapedArray, device=None):
         buf = _scalar_cache.get(key)
         if buf is None:
             buf = backend.to_device(np.asarray(x, aval.dtype), device)
-            if len(_scalar_cache) < 4096:
+            with _lock:
                 _scalar_cache[key] = buf
+                if len(_scalar_cache) > _SCALAR_CACHE_SIZE:
+                    _scalar_cache.popitem(last=False)
+        else:
+            try:
+                _scalar_cache.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile
+                pass
         return buf
     if isinstance(x, np.ndarray):
         return backend.to_device(np.asarray(x, aval.dtype), device)

@@ -31,9 +31,9 @@ def _jit_call_lower(ctx, *args, jaxpr: ClosedJaxpr, name: str, donated: tuple):
 
 
 def _jit_call_impl(*args, jaxpr: ClosedJaxpr, name: str, donated: tuple):
-    exe = _compiled_for(jaxpr, name, donated)
+    exe, handlers = _compiled_for(jaxpr, name, donated)
     bufs = [to_buffer(a, core.get_aval(a)) for a in args]
-    outs = backend.execute(exe, bufs)
+    outs = backend.execute(exe, bufs, handlers)
     return [Array(b, v.aval) for b, v in zip(outs, jaxpr.jaxpr.outvars)]
 
 
@@ -44,7 +44,8 @@ jit_call_p.impl = _jit_call_impl
 
 @functools.lru_cache(maxsize=4096)
 def _compiled_for(jaxpr: ClosedJaxpr, name: str, donated: tuple):
-    return backend.compile(lowering.lower_module(jaxpr, name, donated=donated))
+    exe = backend.compile(lowering.lower_module(jaxpr, name, donated=donated))
+    return exe, backend.result_handlers(jaxpr.out_avals)
 
 
 def hoist_consts(closed: ClosedJaxpr) -> tuple[ClosedJaxpr, list[Any]]:
@@ -62,15 +63,35 @@ class _Entry:
     """One compiled specialization of a jitted function."""
 
     __slots__ = ("jaxpr", "out_tree", "exe", "const_bufs", "consts", "text", "donated",
-                 "out_avals", "name")
+                 "out_avals", "name", "handlers")
 
 
-def _leaf_aval(x: Any, where: str) -> ShapedArray:
+def _leaf_paths(tree: Any) -> list[str]:
+    """``[key]`` paths of the leaves of ``tree``, in flattening order."""
+    from xtrace._src.tree_util import _registry, _lookup
+    out: list[str] = []
+
+    def walk(x, path):
+        entry = _lookup(x)
+        if entry is None:
+            out.append(path)
+            return
+        children, aux = entry[0](x)
+        keys = aux if type(x) is dict else range(len(children))
+        for k, c in zip(keys, children):
+            walk(c, f"{path}[{k!r}]")
+    del _registry
+    walk(tree, "")
+    return out
+
+
+def _leaf_aval(x: Any, where) -> ShapedArray:
     if type(x) is Array or isinstance(x, Tracer):
         return x.aval
     try:
         aval = core.get_aval(x)
     except TypeError:
+        where = where() if callable(where) else where
         raise TypeError(
             f"{where} is a {type(x).__name__} ({x!r:.60}), which is not a valid array type for "
             "jit. Pass arrays, NumPy values or Python scalars, or mark the argument static "
@@ -176,7 +197,8 @@ class JitFunction:
             else:  # fast path: positional Arrays only, nothing being traced
                 entry = self._fast_cache.get((tuple(avals), dtypes.x64_enabled()))
                 if entry is not None:
-                    outs = backend.execute(entry.exe, entry.const_bufs + [a.buffer for a in args])
+                    outs = backend.execute(entry.exe, entry.const_bufs + [a.buffer for a in args],
+                                           entry.handlers)
                     return tree_unflatten(entry.out_tree,
                                           [Array(b, v) for b, v in zip(outs, entry.out_avals)])
         return self._call_slow(args, kwargs)
@@ -184,7 +206,7 @@ class JitFunction:
     def _call_slow(self, args, kwargs):
         statics, dyn_args, dyn_kwargs, donate_mask_args = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
-        avals = tuple(_leaf_aval(x, self._describe_leaf(i, in_tree, dyn_args))
+        avals = tuple(_leaf_aval(x, lambda i=i: self._describe_leaf(i, args, kwargs))
                       for i, x in enumerate(leaves))
         device = _committed_device(leaves)
         key = (in_tree, avals, statics, dtypes.x64_enabled(), device)
@@ -198,7 +220,7 @@ class JitFunction:
                                    donated=entry.donated)
             return tree_unflatten(entry.out_tree, outs)
         bufs = entry.const_bufs + [to_buffer(x, a, device) for x, a in zip(leaves, avals)]
-        outs = backend.execute(entry.exe, bufs)
+        outs = backend.execute(entry.exe, bufs, entry.handlers)
         if any(entry.donated):
             for x, d in zip(leaves, entry.donated[len(entry.consts):]):
                 if d and isinstance(x, Array):
@@ -209,8 +231,18 @@ class JitFunction:
         return tree_unflatten(entry.out_tree,
                               [Array(b, v, device) for b, v in zip(outs, entry.out_avals)])
 
-    def _describe_leaf(self, i: int, in_tree, dyn_args) -> str:
-        return f"an argument of jit-compiled function '{self._name}' (leaf {i})"
+    def _describe_leaf(self, i: int, args, kwargs) -> str:
+        """Name the parameter (and the path inside it) that holds dynamic leaf ``i``."""
+        named = [(self._positional[j] if j < len(self._positional) else f"args[{j}]", a)
+                 for j, a in enumerate(args) if j not in self._static_argnums]
+        named += [(k, kwargs[k]) for k in sorted(kwargs) if k not in self._static_argnames]
+        for name, a in named:
+            paths = _leaf_paths(a)
+            if i < len(paths):
+                return (f"argument '{name}{paths[i]}' of jit-compiled function "
+                        f"'{self._name}'")
+            i -= len(paths)
+        return f"an argument of jit-compiled function '{self._name}'"
 
     def _split(self, args, kwargs):
         statics = []
@@ -273,6 +305,7 @@ class JitFunction:
                 e.exe, e.const_bufs = None, []  # closes over an outer trace: not cacheable
                 return e
             e.exe = backend.compile(e.text, None if device is None else (device,))
+            e.handlers = backend.result_handlers(e.out_avals, device)
             e.const_bufs = [to_buffer(c, core.get_aval(c), device) for c in consts]
             self._cache[key] = e
             return e
@@ -281,7 +314,7 @@ class JitFunction:
     def lower(self, *args, **kwargs) -> Lowered:
         statics, dyn_args, dyn_kwargs, donate = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
-        avals = tuple(_leaf_aval(x, self._describe_leaf(i, in_tree, dyn_args))
+        avals = tuple(_leaf_aval(x, lambda i=i: self._describe_leaf(i, args, kwargs))
                       for i, x in enumerate(leaves))
         device = _committed_device(leaves)
         key = (in_tree, avals, statics, dtypes.x64_enabled(), device)

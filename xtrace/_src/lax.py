@@ -7,6 +7,9 @@ from xtrace._src.prims.elementwise import (  # noqa: F401
     mul, ne, neg, nextafter, population_count, pow, real, rem, round, rsqrt, select, select_n,
     shift_left, shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, square, sub,
     tan, tanh)
+from xtrace._src.prims.indexing import (  # noqa: F401
+    GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, gather, scatter,
+    scatter_add, scatter_max, scatter_min, scatter_mul)
 from xtrace._src.prims.linalg import dot, dot_general  # noqa: F401
 from xtrace._src.prims.reductions import (  # noqa: F401
     argmax, argmin, cummax, cummin, cumprod, cumsum, reduce_and, reduce_max, reduce_min,
@@ -16,3 +19,9 @@ from xtrace._src.prims.structural import (  # noqa: F401
     dynamic_update_slice, expand_dims, index_in_dim, iota, pad, reshape, rev, slice,
     slice_in_dim, squeeze, transpose)
 
+from xtrace._src.prims.conv import (  # noqa: F401
+    ConvDimensionNumbers, conv, conv_dimension_numbers, conv_general_dilated,
+    conv_with_general_padding)
+from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
+from xtrace._src.prims.control_flow import (  # noqa: F401
+    cond, fori_loop, map, scan, switch, while_loop)

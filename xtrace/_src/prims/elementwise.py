@@ -91,6 +91,36 @@ def _lower_abs(ctx, x):
 
 abs_p.lower = _lower_abs
 
+
+def complex_minmax(em, x, y, aval, direction):
+    """Emit the lexicographic max (``direction`` "GT") or min ("LT") of complex ``x`` and ``y``
+    of type ``aval``: compare real parts, then imaginary parts on ties (as JAX and NumPy do;
+    XLA's own complex maximum/minimum does not)."""
+    part = ShapedArray(aval.shape, _real_dtype(aval.dtype))
+    pred = ShapedArray(aval.shape, dtypes.bool_)
+
+    def cmp(u, v, d):
+        return em.op("stablehlo.compare", [u, v], [part, part], [pred],
+                     f"comparison_direction = #stablehlo<comparison_direction {d}>, "
+                     "compare_type = #stablehlo<comparison_type FLOAT>")[0]
+
+    rx, ry = (em.op("stablehlo.real", [v], [aval], [part])[0] for v in (x, y))
+    ix, iy = (em.op("stablehlo.imag", [v], [aval], [part])[0] for v in (x, y))
+    pick_x = em.op("stablehlo.select", [cmp(rx, ry, "EQ"), cmp(ix, iy, direction),
+                                        cmp(rx, ry, direction)], [pred] * 3, [pred])[0]
+    return em.op("stablehlo.select", [pick_x, x, y], [pred, aval, aval], [aval])[0]
+
+
+def _minmax_lower(hlo, direction, ctx, x, y):
+    a = ctx.avals_in[0]
+    if kind(a.dtype) == "complex":
+        return complex_minmax(ctx.emitter, x, y, a, direction)
+    return ctx.op1(hlo, [x, y])
+
+
+max_p.lower = functools.partial(_minmax_lower, "stablehlo.maximum", "GT")
+min_p.lower = functools.partial(_minmax_lower, "stablehlo.minimum", "LT")
+
 # ---- transcendental ----
 exp_p, exp = elementwise("exp", "stablehlo.exponential", INEXACT, 1)
 expm1_p, expm1 = elementwise("expm1", "stablehlo.exponential_minus_one", INEXACT, 1)
@@ -121,6 +151,8 @@ digamma_p, digamma = elementwise("digamma", None, FLOAT, 1, lower=_lower_chlo("d
 
 def _lower_exp2(ctx, x):
     a = ctx.avals_in[0]
+    if kind(a.dtype) == "float":  # XLA's power is correctly rounded; exp(x * log 2) is not
+        return ctx.op1("stablehlo.power", [_const_like(ctx, 2.0, a), x])  # (bf16: 2% off)
     return ctx.op1("stablehlo.exponential",
                    [ctx.op1("stablehlo.multiply", [x, _const_like(ctx, math.log(2.0), a)])])
 
@@ -160,6 +192,9 @@ def _integer_pow_abstract(x, y):
     if not isinstance(y, int):
         raise TypeError(f"integer_pow needs a Python int exponent, got {y!r}")
     check_kind("integer_pow", x, NUM)
+    if y < 0 and kind(x.dtype) in ("int", "uint"):
+        raise TypeError(f"integer_pow: integers cannot be raised to negative powers, got "
+                        f"{x.str_short()} ** {y}")
     return x
 
 
@@ -294,7 +329,7 @@ def _select_n_lower(ctx, which, *cases):
         return cases[0]
     pred_aval = ShapedArray(wa.shape, dtypes.bool_)
 
-    def pick(lo, hi):  # cases[lo:hi]
+    def pick(lo, hi):  # cases[lo:hi]; the predicate is true when the upper half is chosen
         if hi - lo == 1:
             return cases[lo]
         mid = (lo + hi) // 2
@@ -304,7 +339,7 @@ def _select_n_lower(ctx, which, *cases):
             pred = ctx.op1("stablehlo.compare",
                            [which, ctx.constant(mid, ShapedArray(wa.shape, wa.dtype))],
                            pred_aval, "comparison_direction = #stablehlo<comparison_direction "
-                           "LT>, compare_type = #stablehlo<comparison_type SIGNED>",
+                           "GE>, compare_type = #stablehlo<comparison_type SIGNED>",
                            operand_avals=[wa, wa])
         return ctx.op1("stablehlo.select", [pred, pick(mid, hi), pick(lo, mid)], out,
                        operand_avals=[pred_aval, out, out])
@@ -404,8 +439,10 @@ def _bitcast_abstract(x, new_dtype):
             raise TypeError(f"bitcast_convert_type from {x.dtype.name} to {new_dtype.name} "
                             f"needs a last dimension of {dst // src}, got shape {x.shape}")
         shape = x.shape[:-1]
-    if x.dtype == dtypes.bool_ or new_dtype == dtypes.bool_:
-        raise TypeError("bitcast_convert_type does not support bool")
+    if x.dtype != new_dtype and any(kind(d) in ("bool", "complex") for d in (x.dtype, new_dtype)):
+        raise TypeError(f"bitcast_convert_type does not support bool or complex values unless "
+                        f"the operand and destination types match, got {x.dtype.name} to "
+                        f"{new_dtype.name}")
     return ShapedArray(shape, new_dtype)
 
 

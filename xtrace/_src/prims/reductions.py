@@ -11,7 +11,7 @@ from xtrace._src.core import ShapedArray, get_aval
 from xtrace._src.lowering import LowerCtx, i64_array, tensor_type
 from xtrace._src.prims.common import (ANY, INTEGRAL, NUM, check_axes, check_axis, check_kind,
                                       define, kind, lax_args)
-from xtrace._src.prims.elementwise import _compare_type
+from xtrace._src.prims.elementwise import _compare_type, complex_minmax
 
 
 def identity_value(op: str, dt: np.dtype):
@@ -25,7 +25,7 @@ def identity_value(op: str, dt: np.dtype):
     if op in ("max", "min"):
         if dt == dtypes.bool_:
             return op == "min"
-        if dtypes.is_float(dt):
+        if dtypes.is_inexact(dt):  # complex: (-inf, 0) / (inf, 0), as in JAX
             return -np.inf if op == "max" else np.inf
         info = np.iinfo(dt)
         return info.min if op == "max" else info.max
@@ -41,12 +41,23 @@ def binary_region(ctx: LowerCtx, op: str, dt: np.dtype) -> str:
     """A reduction region ``(a, b) -> op(a, b)`` on scalars of ``dt``."""
     em = ctx.emitter
     sa = ShapedArray((), dt)
-    a, b, r = em.fresh(sa), em.fresh(sa), em.fresh(sa)
+    a, b = em.fresh(sa), em.fresh(sa)
     t = tensor_type(ShapedArray((), dt))
-    pad = " " * (em.indent + 4)
+    saved = em.lines, em.indent
+    em.lines, em.indent = [], em.indent + 4
+    r = binary_op(em, op, a, b, sa)
+    em.lines.append(" " * em.indent + f'"stablehlo.return"({r}) : ({t}) -> ()')
+    body = em.lines
+    em.lines, em.indent = saved
     return ("{\n" + " " * (em.indent + 2) + f"^bb0({a}: {t}, {b}: {t}):\n"
-            + pad + f'{r} = "{HLO_BINARY[op]}"({a}, {b}) : ({t}, {t}) -> {t}\n'
-            + pad + f'"stablehlo.return"({r}) : ({t}) -> ()\n' + " " * em.indent + "}")
+            + "\n".join(body) + "\n" + " " * em.indent + "}")
+
+
+def binary_op(em, op: str, a: str, b: str, aval: ShapedArray) -> str:
+    """Emit ``op(a, b)`` on values of type ``aval``; complex max/min are lexicographic."""
+    if op in ("max", "min") and dtypes.is_complex(aval.dtype):
+        return complex_minmax(em, a, b, aval, "GT" if op == "max" else "LT")
+    return em.op(HLO_BINARY[op], [a, b], [aval, aval], [aval])[0]
 
 
 # ---- reduce_<op> ----
@@ -201,7 +212,7 @@ def _cum_lower(op, ctx, x, *, axis, reverse):
         s = ctx.op1("stablehlo.slice", [p], a, operand_avals=[pa],
                     attrs=f"start_indices = {i64_array(start)}, limit_indices = "
                           f"{i64_array(limit)}, strides = {i64_array([1] * a.ndim)}")
-        x = ctx.op1(HLO_BINARY[op], [x, s], a, operand_avals=[a, a])
+        x = binary_op(ctx.emitter, op, x, s, a)
         shift *= 2
     return x
 

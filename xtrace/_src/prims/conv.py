@@ -1,0 +1,303 @@
+"""Convolution: ``conv_general_dilated`` (strides, padding, lhs/rhs dilation, feature and batch
+groups, any layout) and its convenience wrappers ``conv`` and ``conv_with_general_padding``."""
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple, Sequence, Union
+
+import numpy as np
+
+from xtrace._src import dtypes
+from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.lowering import i64_array
+from xtrace._src.prims.common import check_kind, define, kind, lax_args
+from xtrace._src.prims.linalg import canonicalize_precision
+
+
+class ConvDimensionNumbers(NamedTuple):
+    """Where each logical dimension lives: ``lhs_spec = (batch, feature, *spatial)``,
+    ``rhs_spec = (out feature, in feature, *spatial)``, ``out_spec = (batch, feature,
+    *spatial)``; spatial dimensions are listed in the same order in all three."""
+    lhs_spec: tuple[int, ...]
+    rhs_spec: tuple[int, ...]
+    out_spec: tuple[int, ...]
+
+
+ConvGeneralDilatedDimensionNumbers = Union[
+    None, ConvDimensionNumbers, tuple[str, str, str]]
+
+
+def conv_general_permutations(dimension_numbers: tuple[str, str, str]
+                              ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The (lhs, rhs, out) dimension permutations named by spec strings like 'NHWC'."""
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    charpairs = (("N", "C"), ("O", "I"), ("N", "C"))
+    for i, (a, b) in enumerate(charpairs):
+        spec = dimension_numbers[i]
+        if not spec.count(a) == spec.count(b) == 1:
+            raise TypeError(f"convolution dimension_numbers[{i}] must contain the characters "
+                            f"'{a}' and '{b}' exactly once, got {spec!r}")
+        if len(spec) != len(set(spec)):
+            raise TypeError(f"convolution dimension_numbers[{i}] cannot have duplicate "
+                            f"characters, got {spec!r}")
+    if not (set(lhs_spec) - {"N", "C"} == set(rhs_spec) - {"O", "I"}
+            == set(out_spec) - {"N", "C"}):
+        raise TypeError("convolution dimension_numbers elements must each have the same set "
+                        f"of spatial characters, got {tuple(dimension_numbers)}")
+
+    def perm(spec: str, pair: tuple[str, str]) -> tuple[int, ...]:
+        spatial = sorted((i for i, c in enumerate(spec) if c not in pair),
+                         key=lambda i: rhs_spec.index(spec[i]))
+        return (spec.index(pair[0]), spec.index(pair[1])) + tuple(spatial)
+
+    return tuple(perm(s, p) for s, p in zip(dimension_numbers, charpairs))  # type: ignore
+
+
+def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
+                           dimension_numbers: ConvGeneralDilatedDimensionNumbers
+                           ) -> ConvDimensionNumbers:
+    """Canonicalize ``None`` / spec strings / ConvDimensionNumbers to ConvDimensionNumbers."""
+    if isinstance(dimension_numbers, ConvDimensionNumbers):
+        return ConvDimensionNumbers(*(tuple(int(d) for d in s) for s in dimension_numbers))
+    if len(lhs_shape) != len(rhs_shape):
+        raise TypeError(f"convolution: lhs and rhs must have the same rank, got shapes "
+                        f"{tuple(lhs_shape)} and {tuple(rhs_shape)}")
+    if dimension_numbers is None:
+        iota = tuple(range(len(lhs_shape)))
+        return ConvDimensionNumbers(iota, iota, iota)
+    if not isinstance(dimension_numbers, (list, tuple)) or len(dimension_numbers) != 3:
+        raise TypeError("convolution dimension_numbers must be None, a ConvDimensionNumbers or "
+                        f"a (lhs, rhs, out) tuple of spec strings, got {dimension_numbers!r}")
+    if not all(isinstance(s, str) for s in dimension_numbers):
+        raise TypeError("convolution dimension_numbers elements must be strings, got "
+                        f"{tuple(dimension_numbers)!r}")
+    for i, s in enumerate(dimension_numbers):
+        if len(s) != len(lhs_shape):
+            raise TypeError(f"convolution dimension_numbers[{i}] = {s!r} must have length equal "
+                            f"to the rank of lhs and rhs, shapes {tuple(lhs_shape)} and "
+                            f"{tuple(rhs_shape)}")
+    return ConvDimensionNumbers(*conv_general_permutations(tuple(dimension_numbers)))
+
+
+def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int],
+                    window_strides: Sequence[int], padding: str) -> list[tuple[int, int]]:
+    """Explicit (low, high) pads for 'SAME', 'SAME_LOWER' or 'VALID'."""
+    mode = padding.upper()
+    if mode == "VALID":
+        return [(0, 0)] * len(in_shape)
+    if mode not in ("SAME", "SAME_LOWER"):
+        raise ValueError(f"unrecognized padding {padding!r}: expected 'VALID', 'SAME', "
+                         "'SAME_LOWER' or a sequence of (low, high) pairs")
+    pads = []
+    for n, k, s in zip(in_shape, window_shape, window_strides):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        lo, hi = total // 2, total - total // 2
+        pads.append((lo, hi) if mode == "SAME" else (hi, lo))
+    return pads
+
+
+def _dilate(d: int, r: int) -> int:
+    return max(0, 1 + r * (d - 1))
+
+
+def _check_dn(dn: ConvDimensionNumbers, lhs: ShapedArray, rhs: ShapedArray) -> None:
+    for spec, what in zip(dn, ("lhs", "rhs", "out")):
+        if sorted(spec) != list(range(lhs.ndim)):
+            raise TypeError(f"conv_general_dilated: {what} dimension numbers {tuple(spec)} are "
+                            f"not a permutation of the {lhs.ndim} dimensions of lhs shape "
+                            f"{lhs.shape} and rhs shape {rhs.shape}")
+
+
+def _check_positive(strides, lhs_dilation, rhs_dilation) -> None:
+    for what, v in (("window_strides", strides), ("lhs_dilation", lhs_dilation),
+                    ("rhs_dilation", rhs_dilation)):
+        if any(s <= 0 for s in v):
+            raise ValueError(f"conv_general_dilated: {what} must be positive, got {tuple(v)}")
+
+
+def _check_preferred(in_dt: np.dtype, pet: np.dtype) -> None:
+    ik, pk = kind(in_dt), kind(pet)
+    if not (ik in ("int", "uint") and pk == "float"):
+        ok = {"int": ("int",), "uint": ("int", "uint"), "float": ("float",),
+              "complex": ("complex",), "bool": ("bool", "int", "uint", "float")}[ik]
+        if pk not in ok:
+            raise TypeError(f"conv_general_dilated: preferred_element_type {pet.name} is "
+                            f"incompatible with input type {in_dt.name}")
+    if pet.itemsize < in_dt.itemsize:
+        raise TypeError(f"conv_general_dilated: preferred_element_type {pet.name} must not "
+                        f"be narrower than the input type {in_dt.name}")
+
+
+def _conv_abstract(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                   dimension_numbers, feature_group_count, batch_group_count, precision,
+                   preferred_element_type):
+    name = "conv_general_dilated"
+    shapes = f"lhs shape {lhs.shape} and rhs shape {rhs.shape}"
+    if lhs.ndim != rhs.ndim:
+        raise TypeError(f"{name}: lhs and rhs must have the same rank, got {shapes}")
+    if lhs.ndim < 2:
+        raise TypeError(f"{name}: operands need rank >= 2 (batch and feature), got {shapes}")
+    nsp = lhs.ndim - 2
+    dn = dimension_numbers
+    _check_dn(dn, lhs, rhs)
+    for what, v in (("window_strides", window_strides), ("lhs_dilation", lhs_dilation),
+                    ("rhs_dilation", rhs_dilation), ("padding", padding)):
+        if len(v) != nsp:
+            raise TypeError(f"{name}: {what} {tuple(v)} must have one entry per spatial "
+                            f"dimension ({nsp} for {shapes})")
+    _check_positive(window_strides, lhs_dilation, rhs_dilation)
+    if lhs.dtype != rhs.dtype:
+        raise TypeError(f"{name} requires operands of the same dtype, got {lhs.dtype.name} "
+                        f"and {rhs.dtype.name}")
+    check_kind(name, lhs, ("bool", "int", "uint", "float", "complex"))
+    g, bg = feature_group_count, batch_group_count
+    if g < 1 or bg < 1:
+        raise ValueError(f"{name}: feature_group_count and batch_group_count must be positive,"
+                         f" got {g} and {bg}")
+    if g > 1 and bg > 1:
+        raise ValueError(f"{name}: at most one of feature_group_count ({g}) and "
+                         f"batch_group_count ({bg}) may be > 1")
+    n, c = lhs.shape[dn.lhs_spec[0]], lhs.shape[dn.lhs_spec[1]]
+    o, i = rhs.shape[dn.rhs_spec[0]], rhs.shape[dn.rhs_spec[1]]
+    if c % g:
+        raise ValueError(f"{name}: feature_group_count {g} must divide the lhs feature "
+                         f"dimension size {c} ({shapes})")
+    if c // g != i:
+        raise ValueError(f"{name}: lhs feature dimension size {c} divided by "
+                         f"feature_group_count {g} must equal the rhs input feature dimension "
+                         f"size {i} ({shapes})")
+    if o % g:
+        raise ValueError(f"{name}: rhs output feature dimension size {o} must be a multiple "
+                         f"of feature_group_count {g} ({shapes})")
+    if n % bg:
+        raise ValueError(f"{name}: batch_group_count {bg} must divide the lhs batch dimension "
+                         f"size {n} ({shapes})")
+    if o % bg:
+        raise ValueError(f"{name}: rhs output feature dimension size {o} must be a multiple "
+                         f"of batch_group_count {bg} ({shapes})")
+    out_sp = []
+    for k in range(nsp):
+        size = _dilate(lhs.shape[dn.lhs_spec[2 + k]], lhs_dilation[k]) + sum(padding[k])
+        if size < 0:
+            raise ValueError(f"{name}: negative padding {tuple(padding)} is larger than "
+                             f"spatial dimension {k} of {shapes}")
+        win = _dilate(rhs.shape[dn.rhs_spec[2 + k]], rhs_dilation[k])
+        out_sp.append(max(0, (size - win) // window_strides[k] + 1))
+    logical = [n // bg, o] + out_sp
+    shape = [0] * lhs.ndim
+    for pos, d in zip(dn.out_spec, logical):
+        shape[pos] = d
+    dt = lhs.dtype if preferred_element_type is None else preferred_element_type
+    if preferred_element_type is not None:
+        _check_preferred(lhs.dtype, preferred_element_type)
+    return ShapedArray(shape, dt, lhs.weak_type and rhs.weak_type
+                       and preferred_element_type is None)
+
+
+def _layout(spec: Sequence[int], a: str, b: str) -> str:
+    names = [""] * len(spec)
+    names[spec[0]], names[spec[1]] = a, b
+    for k, d in enumerate(spec[2:]):
+        names[d] = str(k)
+    return "[" + ", ".join(names) + "]"
+
+
+def _conv_lower(ctx, lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
+                dimension_numbers, feature_group_count, batch_group_count, precision,
+                preferred_element_type):
+    ls, rs, os_ = dimension_numbers
+    nsp = len(window_strides)
+    pads = ", ".join(f"[{lo}, {hi}]" for lo, hi in padding)
+    p0, p1 = precision
+    attrs = (f"batch_group_count = {batch_group_count} : i64, "
+             f"dimension_numbers = #stablehlo.conv<{_layout(ls, 'b', 'f')}x"
+             f"{_layout(rs, 'o', 'i')}->{_layout(os_, 'b', 'f')}>, "
+             f"feature_group_count = {feature_group_count} : i64, "
+             f"lhs_dilation = {i64_array(lhs_dilation)}, "
+             f"padding = dense<{'[' + pads + ']' if nsp else ''}> : tensor<{nsp}x2xi64>, "
+             f"precision_config = [#stablehlo<precision {p0}>, #stablehlo<precision {p1}>], "
+             f"rhs_dilation = {i64_array(rhs_dilation)}, "
+             f"window_strides = {i64_array(window_strides)}")
+    return ctx.op1("stablehlo.convolution", [lhs, rhs], attrs=attrs)
+
+
+conv_general_dilated_p = define("conv_general_dilated", _conv_abstract, _conv_lower)
+
+
+def _int_tuple(xs: Any, what: str, n: int) -> tuple[int, ...]:
+    try:
+        out = tuple(operator.index(x) for x in xs)
+    except TypeError:
+        raise TypeError(f"conv_general_dilated: {what} must be a sequence of ints, "
+                        f"got {xs!r}") from None
+    if len(out) != n:
+        raise TypeError(f"conv_general_dilated: {what} {out} must have one entry per spatial "
+                        f"dimension ({n})")
+    return out
+
+
+def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding: Any,
+                         lhs_dilation: Sequence[int] | None = None,
+                         rhs_dilation: Sequence[int] | None = None,
+                         dimension_numbers: ConvGeneralDilatedDimensionNumbers = None,
+                         feature_group_count: int = 1, batch_group_count: int = 1,
+                         precision: Any = None, preferred_element_type: Any = None):
+    """General N-d convolution with strides, padding, dilations and grouping (XLA's Conv).
+
+    ``padding`` is 'SAME', 'SAME_LOWER', 'VALID' or one (low, high) pair per spatial
+    dimension; ``dimension_numbers`` is None (NCHW/OIHW/NCHW), a ConvDimensionNumbers or
+    spec strings such as ``("NHWC", "HWIO", "NHWC")``; strides and dilations follow the order
+    of the spatial dimensions in the rhs spec."""
+    lhs, rhs = lax_args(lhs, rhs)
+    la, ra = get_aval(lhs), get_aval(rhs)
+    dn = conv_dimension_numbers(la.shape, ra.shape, dimension_numbers)
+    if la.ndim != ra.ndim or la.ndim < 2:
+        raise TypeError(f"conv_general_dilated: lhs and rhs must have the same rank >= 2 "
+                        f"(batch, feature, spatial...), got shapes {la.shape} and {ra.shape}")
+    _check_dn(dn, la, ra)
+    nsp = len(dn.rhs_spec) - 2
+    strides = _int_tuple(window_strides, "window_strides", nsp)
+    ld = (1,) * nsp if lhs_dilation is None else _int_tuple(lhs_dilation, "lhs_dilation", nsp)
+    rd = (1,) * nsp if rhs_dilation is None else _int_tuple(rhs_dilation, "rhs_dilation", nsp)
+    if isinstance(padding, str):
+        if any(d != 1 for d in ld):
+            raise ValueError("conv_general_dilated: string padding is not supported together "
+                             f"with lhs_dilation {ld} (transposed convolution); give explicit "
+                             "(low, high) pads")
+        _check_positive(strides, ld, rd)
+        window = [_dilate(ra.shape[d], r) for d, r in zip(dn.rhs_spec[2:], rd)]
+        pads = tuple(padtype_to_pads([la.shape[d] for d in dn.lhs_spec[2:]], window, strides,
+                                     padding))
+    else:
+        try:
+            pads = tuple((operator.index(lo), operator.index(hi)) for lo, hi in padding)
+        except (TypeError, ValueError):
+            raise ValueError("conv_general_dilated: padding must be 'SAME', 'SAME_LOWER', "
+                             f"'VALID' or a sequence of (low, high) int pairs, got {padding!r}"
+                             ) from None
+    pet = None if preferred_element_type is None else dtypes.canonicalize_dtype(
+        preferred_element_type)
+    if pet == la.dtype:
+        pet = None
+    return conv_general_dilated_p.bind(
+        lhs, rhs, window_strides=strides, padding=pads, lhs_dilation=ld, rhs_dilation=rd,
+        dimension_numbers=dn, feature_group_count=operator.index(feature_group_count),
+        batch_group_count=operator.index(batch_group_count),
+        precision=canonicalize_precision(precision), preferred_element_type=pet)
+
+
+def conv(lhs, rhs, window_strides: Sequence[int], padding: str, precision: Any = None,
+         preferred_element_type: Any = None):
+    """Convolution of NCHW ``lhs`` with OIHW ``rhs`` ('SAME' or 'VALID' padding)."""
+    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_with_general_padding(lhs, rhs, window_strides: Sequence[int], padding: Any,
+                              lhs_dilation: Sequence[int] | None,
+                              rhs_dilation: Sequence[int] | None, precision: Any = None,
+                              preferred_element_type: Any = None):
+    """NCHW/OIHW convolution with explicit padding and lhs/rhs dilation."""
+    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                                rhs_dilation=rhs_dilation, precision=precision,
+                                preferred_element_type=preferred_element_type)

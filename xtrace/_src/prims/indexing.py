@@ -1,0 +1,426 @@
+"""Gather and scatter: the primitives behind NumPy's integer-array indexing and ``x.at[...]``.
+
+Semantics and parameter names follow ``jax.lax``: the index vector is always the last dimension
+of the indices; ``mode`` says what happens to out-of-bounds indices:
+
+* ``PROMISE_IN_BOUNDS``: XLA's native behaviour (gather clamps starts, scatter drops windows);
+* ``CLIP``: indices are clamped so that every slice / window lies in bounds;
+* ``FILL_OR_DROP``: gather returns ``fill_value`` for out-of-bounds slices, scatter skips them.
+"""
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from xtrace._src import dtypes
+from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.lowering import LowerCtx, i64_array, tensor_type
+from xtrace._src.prims.common import ANY, NUM, check_kind, define, lax_args
+from xtrace._src.prims.elementwise import _compare_type
+from xtrace._src.prims.reductions import HLO_BINARY
+
+
+class GatherScatterMode(enum.Enum):
+    """How gather / scatter treat out-of-bounds indices (see the module docstring)."""
+    CLIP = 1
+    FILL_OR_DROP = 2
+    PROMISE_IN_BOUNDS = 3
+
+    @staticmethod
+    def from_any(s: "str | GatherScatterMode | None") -> "GatherScatterMode":
+        if isinstance(s, GatherScatterMode):
+            return s
+        if s == "clip":
+            return GatherScatterMode.CLIP
+        if s is None or s == "fill" or s == "drop":
+            return GatherScatterMode.FILL_OR_DROP
+        if s == "promise_in_bounds":
+            return GatherScatterMode.PROMISE_IN_BOUNDS
+        raise ValueError(f"Unknown gather/scatter mode {s!r}; expected 'clip', 'fill', 'drop' "
+                         "or 'promise_in_bounds'")
+
+
+class GatherDimensionNumbers(NamedTuple):
+    """How gather maps ``start_indices`` (index vector last) onto the operand.
+
+    * ``offset_dims``: output dims holding the slice dims that are not collapsed;
+    * ``collapsed_slice_dims``: operand dims whose size-1 slice dim is dropped;
+    * ``start_index_map``: operand dim indexed by each entry of the index vector;
+    * ``operand_batching_dims`` / ``start_indices_batching_dims``: paired batch dims."""
+    offset_dims: tuple[int, ...]
+    collapsed_slice_dims: tuple[int, ...]
+    start_index_map: tuple[int, ...]
+    operand_batching_dims: tuple[int, ...] = ()
+    start_indices_batching_dims: tuple[int, ...] = ()
+
+
+class ScatterDimensionNumbers(NamedTuple):
+    """How scatter maps ``scatter_indices`` (index vector last) and ``updates`` onto the operand.
+
+    * ``update_window_dims``: dims of ``updates`` that are window dims;
+    * ``inserted_window_dims``: operand dims with an implicit size-1 window dim;
+    * ``scatter_dims_to_operand_dims``: operand dim indexed by each entry of the index vector;
+    * ``operand_batching_dims`` / ``scatter_indices_batching_dims``: paired batch dims."""
+    update_window_dims: tuple[int, ...]
+    inserted_window_dims: tuple[int, ...]
+    scatter_dims_to_operand_dims: tuple[int, ...]
+    operand_batching_dims: tuple[int, ...] = ()
+    scatter_indices_batching_dims: tuple[int, ...] = ()
+
+
+def _canon_dnums(cls, dnums):
+    if not isinstance(dnums, tuple):
+        raise TypeError(f"dimension_numbers must be a {cls.__name__}, got {dnums!r}")
+    return cls(*(tuple(int(d) for d in f) for f in dnums))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared checks
+
+
+def _check_dims(prim: str, name: str, dims: Sequence[int], rank: int, *, sorted_: bool = True):
+    for d in dims:
+        if not 0 <= d < rank:
+            raise TypeError(f"{prim}: {name} {tuple(dims)} has dim {d} out of range [0, {rank})")
+    if len(set(dims)) != len(dims):
+        raise TypeError(f"{prim}: {name} {tuple(dims)} must not repeat")
+    if sorted_ and list(dims) != sorted(dims):
+        raise TypeError(f"{prim}: {name} {tuple(dims)} must be sorted")
+
+
+def _check_disjoint(prim: str, n1: str, d1, n2: str, d2) -> None:
+    if set(d1) & set(d2):
+        raise TypeError(f"{prim}: {n1} {tuple(d1)} and {n2} {tuple(d2)} must be disjoint")
+
+
+def _check_indices(prim: str, indices: ShapedArray, n_index: int, index_name: str) -> None:
+    if not dtypes.is_int(indices.dtype):
+        raise TypeError(f"{prim}: indices must have an integer dtype, got {indices.str_short()}")
+    if indices.ndim == 0:
+        raise TypeError(f"{prim}: indices must have at least one dimension (the index vector is "
+                        f"the last one), got a scalar")
+    if indices.shape[-1] != n_index:
+        raise TypeError(f"{prim}: {index_name} has {n_index} entries but the index vector "
+                        f"(last dim of indices {indices.shape}) has size {indices.shape[-1]}")
+
+
+def _check_batching(prim, operand, indices, op_name, op_dims, idx_name, idx_dims):
+    _check_dims(prim, op_name, op_dims, operand.ndim)
+    _check_dims(prim, idx_name, idx_dims, indices.ndim - 1, sorted_=False)
+    if len(op_dims) != len(idx_dims):
+        raise TypeError(f"{prim}: {op_name} {op_dims} and {idx_name} {idx_dims} must have the "
+                        "same length")
+    ob = tuple(operand.shape[d] for d in op_dims)
+    ib = tuple(indices.shape[d] for d in idx_dims)
+    if ob != ib:
+        raise TypeError(f"{prim}: operand batching dims have shape {ob} but indices batching "
+                        f"dims have shape {ib}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering helpers
+
+
+def _cmp(ctx: LowerCtx, x: str, y: str, aval: ShapedArray, direction: str) -> str:
+    return ctx.op1("stablehlo.compare", [x, y], aval.update(dtype=dtypes.bool_),
+                   f"comparison_direction = #stablehlo<comparison_direction {direction}>, "
+                   f"compare_type = #stablehlo<comparison_type {_compare_type(aval.dtype)}>",
+                   operand_avals=[aval, aval])
+
+
+def _bounds(ctx: LowerCtx, indices: ShapedArray, upper: Sequence[int]) -> tuple[str, str]:
+    """Constants 0 and ``upper`` (one bound per index-vector entry) shaped like ``indices``."""
+    ia = indices.update(weak_type=False)
+    hi = np.minimum(np.asarray(upper, np.int64), np.iinfo(ia.dtype).max).astype(ia.dtype)
+    ha = ShapedArray(hi.shape, ia.dtype)
+    hi = ctx.op1("stablehlo.broadcast_in_dim", [ctx.constant(hi, ha)], ia, operand_avals=[ha],
+                 attrs=f"broadcast_dimensions = {i64_array([ia.ndim - 1])}")
+    return ctx.constant(0, ia), hi
+
+
+def _upper_bounds(operand: ShapedArray, index_map, window) -> list[int]:
+    return [operand.shape[d] - window[d] for d in index_map]
+
+
+# ---------------------------------------------------------------------------------------------
+# gather
+
+
+def _gather_abstract(operand, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                     unique_indices, mode, fill_value):
+    dn = dimension_numbers
+    _check_indices("gather", indices, len(dn.start_index_map), "start_index_map")
+    batch_shape = indices.shape[:-1]
+    out_rank = len(dn.offset_dims) + len(batch_shape)
+    _check_dims("gather", "offset_dims", dn.offset_dims, out_rank)
+    _check_dims("gather", "collapsed_slice_dims", dn.collapsed_slice_dims, operand.ndim)
+    _check_dims("gather", "start_index_map", dn.start_index_map, operand.ndim, sorted_=False)
+    _check_batching("gather", operand, indices, "operand_batching_dims",
+                    dn.operand_batching_dims, "start_indices_batching_dims",
+                    dn.start_indices_batching_dims)
+    _check_disjoint("gather", "collapsed_slice_dims", dn.collapsed_slice_dims,
+                    "operand_batching_dims", dn.operand_batching_dims)
+    _check_disjoint("gather", "start_index_map", dn.start_index_map,
+                    "operand_batching_dims", dn.operand_batching_dims)
+    if len(slice_sizes) != operand.ndim:
+        raise TypeError(f"gather: slice_sizes {slice_sizes} must have one entry per dimension "
+                        f"of the operand {operand.shape}")
+    for i, (s, d) in enumerate(zip(slice_sizes, operand.shape)):
+        if not 0 <= s <= d:
+            raise TypeError(f"gather: slice_sizes {slice_sizes} do not fit operand shape "
+                            f"{operand.shape} (dim {i})")
+    for d in dn.collapsed_slice_dims + dn.operand_batching_dims:
+        if slice_sizes[d] != 1:
+            raise TypeError(f"gather: collapsed and batching dims need slice size 1, but "
+                            f"slice_sizes[{d}] = {slice_sizes[d]}")
+    dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
+    window = [s for i, s in enumerate(slice_sizes) if i not in dropped]
+    if len(window) != len(dn.offset_dims):
+        raise TypeError(f"gather: offset_dims {dn.offset_dims} must name one output dim per "
+                        f"operand dim that is neither collapsed nor batching ({len(window)})")
+    win, bat = iter(window), iter(batch_shape)
+    shape = [next(win) if i in dn.offset_dims else next(bat) for i in range(out_rank)]
+    return ShapedArray(shape, operand.dtype, operand.weak_type)
+
+
+def _gather_attrs(dn: GatherDimensionNumbers, slice_sizes, index_vector_dim: int,
+                  indices_are_sorted: bool) -> str:
+    return ("dimension_numbers = #stablehlo.gather<"
+            f"offset_dims = {list(dn.offset_dims)}, "
+            f"collapsed_slice_dims = {list(dn.collapsed_slice_dims)}, "
+            f"operand_batching_dims = {list(dn.operand_batching_dims)}, "
+            f"start_indices_batching_dims = {list(dn.start_indices_batching_dims)}, "
+            f"start_index_map = {list(dn.start_index_map)}, "
+            f"index_vector_dim = {index_vector_dim}>, "
+            f"slice_sizes = {i64_array(slice_sizes)}, "
+            f"indices_are_sorted = {'true' if indices_are_sorted else 'false'}")
+
+
+def _gather_lower(ctx, operand, indices, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                  unique_indices, mode, fill_value):
+    xa, ia = ctx.avals_in
+    out = ctx.avals_out[0]
+    if out.size == 0:
+        return ctx.constant(0, out)
+    dn = dimension_numbers
+    # XLA's gather clamps start indices so that each slice fits: that is CLIP's meaning.
+    res = ctx.op1("stablehlo.gather", [operand, indices],
+                  attrs=_gather_attrs(dn, slice_sizes, ia.ndim - 1, indices_are_sorted),
+                  operand_avals=[xa, ia])
+    if mode != GatherScatterMode.FILL_OR_DROP:
+        return res
+    # Out-of-bounds slices read fill_value: mask = all(0 <= idx <= dim - slice_size).
+    lo, hi = _bounds(ctx, ia, _upper_bounds(xa, dn.start_index_map, slice_sizes))
+    ba = ia.update(dtype=dtypes.bool_, weak_type=False)
+    ok = ctx.op1("stablehlo.and", [_cmp(ctx, indices, lo, ia, "GE"),
+                                   _cmp(ctx, indices, hi, ia, "LE")], ba, operand_avals=[ba, ba])
+    sb = ShapedArray((), dtypes.bool_)
+    region = _region(ctx, dtypes.bool_, "and")
+    ok_a = ShapedArray(ia.shape[:-1], dtypes.bool_)
+    ok = ctx.op("stablehlo.reduce", [ok, ctx.constant(True, sb)], [ok_a],
+                operand_avals=[ba, sb], regions=[region],
+                attrs=f"dimensions = {i64_array([ia.ndim - 1])}")[0]
+    batch_pos = [i for i in range(out.ndim) if i not in dn.offset_dims]
+    ob = out.update(dtype=dtypes.bool_, weak_type=False)
+    ok = ctx.op1("stablehlo.broadcast_in_dim", [ok], ob, operand_avals=[ok_a],
+                 attrs=f"broadcast_dimensions = {i64_array(batch_pos)}")
+    fill = ctx.constant(fill_value, out.update(weak_type=False))
+    return ctx.op1("stablehlo.select", [ok, res, fill], operand_avals=[ob, out, out])
+
+
+gather_p = define("gather", _gather_abstract, _gather_lower)
+
+
+_NAN = float("nan")
+
+
+def _default_fill(dt: np.dtype):
+    if dtypes.is_inexact(dt):
+        return np.nan
+    if dtypes.is_signed_int(dt):
+        return int(np.iinfo(dt).min)
+    if dtypes.is_unsigned(dt):
+        return int(np.iinfo(dt).max)
+    return True
+
+
+def _index_arg(x):
+    x, = lax_args(x)
+    if dtypes.is_python_scalar(x):
+        x = np.asarray(x, dtypes.default_int())
+    return x
+
+
+def gather(operand, start_indices, dimension_numbers: GatherDimensionNumbers,
+           slice_sizes: Sequence[int], *, indices_are_sorted: bool = False,
+           unique_indices: bool = False, mode: str | GatherScatterMode | None = None,
+           fill_value: Any = None):
+    """XLA gather (``jax.lax.gather``): slices of ``operand`` starting at ``start_indices``.
+
+    ``mode`` defaults to ``"promise_in_bounds"`` (XLA clamps); with ``"fill"`` out-of-bounds
+    slices read ``fill_value`` (default: NaN for inexact dtypes, the minimum of signed ints,
+    the maximum of unsigned ints, True for bool)."""
+    operand, = lax_args(operand)
+    idx = _index_arg(start_indices)
+    m = GatherScatterMode.from_any("promise_in_bounds" if mode is None else mode)
+    dt = get_aval(operand).dtype
+    if m == GatherScatterMode.FILL_OR_DROP:
+        fill = _default_fill(dt) if fill_value is None else fill_value
+        if np.ndim(fill) != 0:
+            raise ValueError(f"gather: fill_value must be a scalar, got shape {np.shape(fill)}")
+        fill_value = np.asarray(fill).astype(dt).item()
+        if fill_value != fill_value:  # one NaN object, so that equal params compare equal
+            fill_value = _NAN
+    else:
+        fill_value = None
+    return gather_p.bind(operand, idx,
+                         dimension_numbers=_canon_dnums(GatherDimensionNumbers, dimension_numbers),
+                         slice_sizes=tuple(int(s) for s in slice_sizes),
+                         indices_are_sorted=bool(indices_are_sorted),
+                         unique_indices=bool(unique_indices), mode=m, fill_value=fill_value)
+
+
+# ---------------------------------------------------------------------------------------------
+# scatter, scatter_add, scatter_mul, scatter_min, scatter_max
+
+
+def _region(ctx: LowerCtx, dt: np.dtype, op: str | None) -> str:
+    """The update region ``(a, b) -> op(a, b)``; ``op=None`` returns ``b`` (plain scatter)."""
+    em = ctx.emitter
+    sa = ShapedArray((), dt)
+    t = tensor_type(sa)
+    a, b = em.fresh(sa), em.fresh(sa)
+    saved = em.lines, em.indent
+    em.lines, em.indent = [], em.indent + 4
+    r = b if op is None else _combine(em, op, a, b, sa)
+    em.lines.append(" " * em.indent + f'"stablehlo.return"({r}) : ({t}) -> ()')
+    body = em.lines
+    em.lines, em.indent = saved
+    return ("{\n" + " " * (em.indent + 2) + f"^bb0({a}: {t}, {b}: {t}):\n" + "\n".join(body)
+            + "\n" + " " * em.indent + "}")
+
+
+def _combine(em, op: str, a: str, b: str, sa: ShapedArray) -> str:
+    if sa.dtype == dtypes.bool_:
+        op = {"max": "or", "min": "and"}.get(op, op)
+    if not dtypes.is_complex(sa.dtype) or op not in ("max", "min"):
+        return em.op(HLO_BINARY[op], [a, b], [sa, sa], [sa])[0]
+    # Complex max/min compare lexicographically (real part, then imaginary part), as in JAX.
+    part = ShapedArray((), dtypes.float32 if sa.dtype == dtypes.complex64 else dtypes.float64)
+    sb = ShapedArray((), dtypes.bool_)
+    ar, ai, br, bi = (em.op(f"stablehlo.{f}", [v], [sa], [part])[0]
+                      for v in (a, b) for f in ("real", "imag"))
+
+    def cmp(x, y, d):
+        return em.op("stablehlo.compare", [x, y], [part, part], [sb],
+                     f"comparison_direction = #stablehlo<comparison_direction {d}>, "
+                     "compare_type = #stablehlo<comparison_type FLOAT>")[0]
+    d = "GT" if op == "max" else "LT"
+    tie = em.op("stablehlo.and", [cmp(ar, br, "EQ"), cmp(ai, bi, d)], [sb, sb], [sb])[0]
+    pick_a = em.op("stablehlo.or", [cmp(ar, br, d), tie], [sb, sb], [sb])[0]
+    return em.op("stablehlo.select", [pick_a, a, b], [sb, sa, sa], [sa])[0]
+
+
+def _scatter_window(operand: ShapedArray, updates: ShapedArray,
+                    dn: ScatterDimensionNumbers) -> list[int]:
+    """The window size in every operand dim (1 for inserted and batching dims)."""
+    sizes, uw = [], iter(dn.update_window_dims)
+    for d in range(operand.ndim):
+        if d in dn.inserted_window_dims or d in dn.operand_batching_dims:
+            sizes.append(1)
+        else:
+            sizes.append(updates.shape[next(uw)])
+    return sizes
+
+
+def _scatter_abstract(name, kinds, operand, indices, updates, *, dimension_numbers,
+                      indices_are_sorted, unique_indices, mode):
+    dn = dimension_numbers
+    check_kind(name, operand, kinds)
+    if updates.dtype != operand.dtype:
+        raise TypeError(f"{name}: updates dtype {updates.dtype.name} must equal the operand "
+                        f"dtype {operand.dtype.name}")
+    _check_indices(name, indices, len(dn.scatter_dims_to_operand_dims),
+                   "scatter_dims_to_operand_dims")
+    _check_dims(name, "update_window_dims", dn.update_window_dims, updates.ndim)
+    _check_dims(name, "inserted_window_dims", dn.inserted_window_dims, operand.ndim)
+    _check_dims(name, "scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims,
+                operand.ndim, sorted_=False)
+    _check_batching(name, operand, indices, "operand_batching_dims", dn.operand_batching_dims,
+                    "scatter_indices_batching_dims", dn.scatter_indices_batching_dims)
+    _check_disjoint(name, "inserted_window_dims", dn.inserted_window_dims,
+                    "operand_batching_dims", dn.operand_batching_dims)
+    _check_disjoint(name, "scatter_dims_to_operand_dims", dn.scatter_dims_to_operand_dims,
+                    "operand_batching_dims", dn.operand_batching_dims)
+    n_window = operand.ndim - len(dn.inserted_window_dims) - len(dn.operand_batching_dims)
+    if len(dn.update_window_dims) != n_window:
+        raise TypeError(f"{name}: update_window_dims {dn.update_window_dims} must name one "
+                        f"updates dim per operand dim that is neither inserted nor batching "
+                        f"({n_window}) for operand {operand.shape}")
+    scatter_shape = tuple(s for i, s in enumerate(updates.shape)
+                          if i not in dn.update_window_dims)
+    if scatter_shape != indices.shape[:-1]:
+        raise TypeError(f"{name}: the scatter dims of updates {updates.shape} (all but "
+                        f"update_window_dims {dn.update_window_dims}) have shape "
+                        f"{scatter_shape}, but the indices {indices.shape} need "
+                        f"{indices.shape[:-1]}")
+    for d, w in enumerate(_scatter_window(operand, updates, dn)):
+        if w > operand.shape[d]:
+            raise TypeError(f"{name}: window size {w} of updates {updates.shape} is larger "
+                            f"than operand dim {d} of {operand.shape}")
+    return operand
+
+
+def _scatter_lower(op, ctx, operand, indices, updates, *, dimension_numbers,
+                   indices_are_sorted, unique_indices, mode):
+    xa, ia, ua = ctx.avals_in
+    if ua.size == 0:
+        return operand
+    dn = dimension_numbers
+    if mode == GatherScatterMode.CLIP:
+        upper = _upper_bounds(xa, dn.scatter_dims_to_operand_dims,
+                              _scatter_window(xa, ua, dn))
+        lo, hi = _bounds(ctx, ia, upper)
+        indices = ctx.op1("stablehlo.clamp", [lo, indices, hi], ia, operand_avals=[ia] * 3)
+    attrs = ("scatter_dimension_numbers = #stablehlo.scatter<"
+             f"update_window_dims = {list(dn.update_window_dims)}, "
+             f"inserted_window_dims = {list(dn.inserted_window_dims)}, "
+             f"input_batching_dims = {list(dn.operand_batching_dims)}, "
+             f"scatter_indices_batching_dims = {list(dn.scatter_indices_batching_dims)}, "
+             f"scatter_dims_to_operand_dims = {list(dn.scatter_dims_to_operand_dims)}, "
+             f"index_vector_dim = {ia.ndim - 1}>, "
+             f"indices_are_sorted = {'true' if indices_are_sorted else 'false'}, "
+             f"unique_indices = {'true' if unique_indices else 'false'}")
+    return ctx.op("stablehlo.scatter", [operand, indices, updates], operand_avals=[xa, ia, ua],
+                  regions=[_region(ctx, xa.dtype, op)], attrs=attrs)[0]
+
+
+def _scatter_prim(name: str, op: str | None, kinds):
+    p = define(name, functools.partial(_scatter_abstract, name, kinds),
+               functools.partial(_scatter_lower, op))
+
+    def wrapper(operand, scatter_indices, updates,
+                dimension_numbers: ScatterDimensionNumbers, *, indices_are_sorted: bool = False,
+                unique_indices: bool = False, mode: str | GatherScatterMode | None = None):
+        operand, updates = lax_args(operand, updates)
+        return p.bind(operand, _index_arg(scatter_indices), updates,
+                      dimension_numbers=_canon_dnums(ScatterDimensionNumbers, dimension_numbers),
+                      indices_are_sorted=bool(indices_are_sorted),
+                      unique_indices=bool(unique_indices),
+                      mode=GatherScatterMode.from_any(mode))
+    wrapper.__name__ = name
+    what = "replace" if op is None else f"combine with {op}"
+    wrapper.__doc__ = (f"XLA scatter (``jax.lax.{name}``): {what} the slices of ``operand`` "
+                       "selected by ``scatter_indices`` with ``updates``. ``mode`` defaults to "
+                       "dropping out-of-bounds updates; ``'clip'`` clamps the indices.")
+    return p, wrapper
+
+
+scatter_p, scatter = _scatter_prim("scatter", None, ANY)
+scatter_add_p, scatter_add = _scatter_prim("scatter_add", "add", NUM)
+scatter_mul_p, scatter_mul = _scatter_prim("scatter_mul", "mul", NUM)
+scatter_min_p, scatter_min = _scatter_prim("scatter_min", "min", ANY)
+scatter_max_p, scatter_max = _scatter_prim("scatter_max", "max", ANY)
