@@ -279,3 +279,10 @@ def test_jit_python_scalar_args_are_weak():
     assert out.dtype == np.float16
     np.testing.assert_allclose(f(2, 3), 6)
     assert f(2, 3).dtype == np.int32 and f(2, 3).weak_type
+
+
+def test_lax_broadcasts_rank0_operands_like_jax():
+    np.testing.assert_allclose(lax.add(xnp.ones(2), 1.0), [2.0, 2.0])
+    np.testing.assert_allclose(lax.mul(xnp.ones((2, 2)), xnp.asarray(3.0)), np.full((2, 2), 3.0))
+    with pytest.raises(TypeError, match="incompatible shapes"):
+        lax.add(xnp.ones(2), xnp.ones(3))

@@ -97,8 +97,7 @@ class Primitive:
         return self.name
 
     def _default_impl(self, *args, **params):
-        from xtrace._src import dispatch
-        return dispatch.apply_primitive(self, args, params)
+        return _apply_primitive(self, args, params)
 
     def bind(self, *args, **params):
         state = _state
@@ -117,6 +116,12 @@ class Primitive:
 
 
 primitives: dict[str, Primitive] = {}
+
+
+def _apply_primitive(prim, args, params):
+    """Eager execution of one primitive; replaced by dispatch.apply_primitive on import."""
+    from xtrace._src import dispatch
+    return dispatch.apply_primitive(prim, args, params)
 
 
 def register(prim: Primitive) -> Primitive:

@@ -19,6 +19,7 @@ complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
 SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
              bfloat16, float16, float32, float64, complex64, complex128)
 _SUPPORTED_SET = frozenset(SUPPORTED)
+INEXACT_DTYPES = frozenset((bfloat16, float16, float32, float64, complex64, complex128))
 
 _TO_32 = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
 

@@ -13,7 +13,10 @@ from xtrace._src.array import Array, from_numpy
 from xtrace._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer
 from xtrace._src.dispatch import to_buffer
 from xtrace._src.staging import eval_jaxpr, trace_to_jaxpr
+from xtrace._src.config import config as _config
 from xtrace._src.tree_util import tree_flatten, tree_unflatten
+
+_x64_flag = _config._values  # read on the fast path without a function call
 
 # ---------------------------------------------------------------------------------------------
 # jit_call: a call to a staged function, as a primitive (so nested jit and later
@@ -63,7 +66,7 @@ class _Entry:
     """One compiled specialization of a jitted function."""
 
     __slots__ = ("jaxpr", "out_tree", "exe", "const_bufs", "consts", "text", "donated",
-                 "out_avals", "name", "handlers")
+                 "out_avals", "name", "handlers", "single_out")
 
 
 def _leaf_paths(tree: Any) -> list[str]:
@@ -195,10 +198,13 @@ class JitFunction:
                     break
                 avals.append(a.aval)
             else:  # fast path: positional Arrays only, nothing being traced
-                entry = self._fast_cache.get((tuple(avals), dtypes.x64_enabled()))
+                avals.append(_x64_flag["enable_x64"])
+                entry = self._fast_cache.get(tuple(avals))
                 if entry is not None:
                     outs = backend.execute(entry.exe, entry.const_bufs + [a.buffer for a in args],
                                            entry.handlers)
+                    if entry.single_out:
+                        return Array(outs[0], entry.out_avals[0])
                     return tree_unflatten(entry.out_tree,
                                           [Array(b, v) for b, v in zip(outs, entry.out_avals)])
         return self._call_slow(args, kwargs)
@@ -227,7 +233,7 @@ class JitFunction:
                     x.delete(f"donated to jit-compiled function '{self._name}'")
         if device is None and self._simple and not kwargs and all(
                 type(a) is Array for a in args):
-            self._fast_cache[(avals, dtypes.x64_enabled())] = entry
+            self._fast_cache[avals + (dtypes.x64_enabled(),)] = entry
         return tree_unflatten(entry.out_tree,
                               [Array(b, v, device) for b, v in zip(outs, entry.out_avals)])
 
@@ -299,6 +305,7 @@ class JitFunction:
             e.name = self._name
             e.jaxpr, e.out_tree, e.consts = jaxpr, out_tree_box[0], consts
             e.out_avals = jaxpr.out_avals
+            e.single_out = e.out_tree.node_type is None  # the function returns one array
             e.donated = tuple([False] * len(consts) + leaf_donated)
             e.text = lowering.lower_module(jaxpr, f"jit_{self._name}", donated=e.donated)
             if any(isinstance(c, Tracer) for c in consts):

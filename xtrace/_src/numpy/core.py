@@ -261,7 +261,12 @@ def identity(n: int, dtype=None) -> Array:
 
 
 def _unary(lax_fn, name, *, int_to_float=False):
+    prim = getattr(lax_fn, "primitive", None)
+
     def fn(x, /):
+        if prim is not None and type(x) is Array and (
+                not int_to_float or x.aval.dtype in dtypes.INEXACT_DTYPES):
+            return prim.bind(x)  # fast path: nothing to convert
         x = asarray(x) if not _is_array(x) else x
         if int_to_float and not dtypes.is_inexact(x.dtype):
             x = lax.convert_element_type(x, dtypes.default_float(), x.weak_type)
@@ -272,7 +277,11 @@ def _unary(lax_fn, name, *, int_to_float=False):
 
 
 def _binary(lax_fn, name):
+    prim = getattr(lax_fn, "primitive", None)
+
     def fn(x1, x2, /):
+        if prim is not None and type(x1) is Array and type(x2) is Array and x1.aval == x2.aval:
+            return prim.bind(x1, x2)  # fast path: same shape, dtype and weak type
         return lax_fn(*promote_args(name, x1, x2))
     fn.__name__ = name
     fn.__doc__ = f"NumPy-style elementwise ``{name}`` with broadcasting and type promotion."

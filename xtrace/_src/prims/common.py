@@ -102,3 +102,13 @@ def lax_args(*args: Any) -> list[Any]:
 
 def tensor_dims(shape) -> tuple[int, ...]:
     return tuple(int(d) for d in shape)
+
+
+def broadcast_rank0(args: list[Any]) -> list[Any]:
+    """Broadcast rank-0 operands to the shape of the others, as JAX's lax n-ary ops do."""
+    shapes = [core.get_aval(a).shape for a in args]
+    target = next((s for s in shapes if s), None)
+    if target is None or all(s == target for s in shapes):
+        return args
+    from xtrace._src.prims.structural import broadcast_in_dim
+    return [broadcast_in_dim(a, target, ()) if s == () else a for a, s in zip(args, shapes)]

@@ -9,8 +9,8 @@ import numpy as np
 
 from xtrace._src import dtypes
 from xtrace._src.core import ShapedArray
-from xtrace._src.prims.common import (ANY, FLOAT, INEXACT, INTEGRAL, NUM, check_kind, define,
-                                      kind, lax_args, same_shapes_dtypes)
+from xtrace._src.prims.common import (ANY, FLOAT, INEXACT, INTEGRAL, NUM, broadcast_rank0,
+                                      check_kind, define, kind, lax_args, same_shapes_dtypes)
 
 
 def _ew_abstract(name, kinds, out_dtype, *avals, **params):
@@ -39,9 +39,10 @@ def elementwise(name: str, hlo: str | None, kinds, nargs: int, *, out_dtype=None
             return p.bind(*lax_args(x))
     else:
         def wrapper(*args):
-            return p.bind(*lax_args(*args))
+            return p.bind(*broadcast_rank0(lax_args(*args)))
     wrapper.__name__ = name
     wrapper.__doc__ = f"Elementwise ``{name}`` (the ``{name}`` primitive)."
+    wrapper.primitive = p  # lets xtrace.numpy bind directly when operands already agree
     return p, wrapper
 
 

@@ -182,6 +182,8 @@ def argmin(x, axis: int, index_dtype=dtypes.int32):
 
 # ---- cumulative reductions: log-depth (Hillis-Steele) scans made of pad + slice + op ----
 def _cum_abstract(name, kinds, x, *, axis, reverse):
+    if x.ndim == 0:
+        raise ValueError(f"{name}: axis {axis} is out of bounds for a 0-d array")
     check_axis(name, axis, x.ndim)
     check_kind(name, x, kinds)
     return x

@@ -333,6 +333,9 @@ def _check_indices(prim, x, idx):
         if i.shape != () or not dtypes.is_int(i.dtype):
             raise TypeError(f"{prim}: start indices must be integer scalars, got "
                             f"{i.str_short()}")
+    if len({i.dtype for i in idx}) > 1:
+        raise TypeError(f"{prim}: start indices must all have the same dtype, got "
+                        + ", ".join(i.dtype.name for i in idx))
 
 
 def _dyn_slice_abstract(x, *idx, slice_sizes):
