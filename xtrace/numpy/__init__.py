@@ -4,6 +4,11 @@ import numpy as _np
 from xtrace._src import dtypes as _dtypes
 from xtrace._src.numpy.core import *  # noqa: F401,F403
 from xtrace._src.numpy.core import ndarray  # noqa: F401
+from xtrace._src.numpy.creation import *  # noqa: F401,F403
+from xtrace._src.numpy.linalg import *  # noqa: F401,F403
+from xtrace._src.numpy.reductions import *  # noqa: F401,F403
+from xtrace._src.numpy.shapes import *  # noqa: F401,F403
+from xtrace._src.numpy.ufuncs import *  # noqa: F401,F403
 
 bool_ = _np.bool_
 int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
@@ -21,8 +26,3 @@ integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np
 signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
 complexfloating, generic = _np.complexfloating, _np.generic
 
-for _name in ("np", "builtins", "operator", "Any", "Sequence", "lax", "dtypes", "Array",
-              "Tracer", "ShapedArray", "get_aval", "from_numpy", "annotations", "ArrayLike",
-              "broadcast_arrays_for", "promote_args", "promote_dtypes_only"):
-    globals().pop(_name, None)
-del _name

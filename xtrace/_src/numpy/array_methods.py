@@ -4,7 +4,7 @@ from __future__ import annotations
 from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer
-from xtrace._src.numpy import core as xnp
+import xtrace.numpy as xnp
 from xtrace._src.numpy import indexing
 
 

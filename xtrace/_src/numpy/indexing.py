@@ -25,7 +25,8 @@ import numpy as np
 from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer
-from xtrace._src.numpy import core as xnp
+import xtrace.numpy as xnp
+from xtrace._src.numpy.core import promote_dtypes_only
 from xtrace._src.prims.indexing import (GatherDimensionNumbers, GatherScatterMode,
                                         ScatterDimensionNumbers)
 
@@ -337,7 +338,7 @@ def _update(x: Any, idx: Any, values: Any, op: str, *, mode: Any = None,
     if (isinstance(values, int) and dtypes.is_int(dtype)
             and np.iinfo(dtype).min <= values <= np.iinfo(dtype).max):
         values = np.asarray(values, dtype)
-    xp, y = xnp.promote_dtypes_only(xe, values)
+    xp, y = promote_dtypes_only(xe, values)
     y = xnp.asarray(y)
     try:
         ok = np.broadcast_shapes(y.shape, p.result_shape) == p.result_shape
