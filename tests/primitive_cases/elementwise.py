@@ -70,6 +70,38 @@ def variant(fn, args, ref, *dts, name, x64=False, **tol):
     return Case(typed(xtrace.jit(fn), *dts), args, ref, name=name, jit=False, x64=x64, **tol)
 
 
+class Group:
+    """Checks of several primitives run as ONE staged program (one compile) and registered as
+    a case under each of them; the compiled program is shared, so each extra registration
+    only runs it. Each piece is ``fn(*args)`` with reference ``ref(*args)`` and one dtype per
+    output; all pieces share the group's tolerance."""
+
+    def __init__(self, name, x64=False, **tol):
+        self.name, self.x64, self.tol = name, x64, tol
+        self.pieces, self.args, self.dts = [], [], []
+
+    def add(self, prim, fn, args, ref, *dts):
+        self.pieces.append((prim, fn, ref, len(args)))
+        self.args += list(args)
+        self.dts += [np.dtype(d) for d in dts]
+        return self
+
+    def _run(self, xs, which):
+        out, i = [], 0
+        for piece in self.pieces:
+            o = piece[which](*xs[i:i + piece[3]])
+            out += list(o) if isinstance(o, tuple) else [o]
+            i += piece[3]
+        return tuple(out)
+
+    def emit(self):
+        case = variant(lambda *xs: self._run(xs, 1), self.args,
+                       quiet(lambda *xs: self._run(xs, 2)), *self.dts, name=self.name,
+                       x64=self.x64, **self.tol)
+        for prim in dict.fromkeys(p[0] for p in self.pieces):
+            add(prim, case)
+
+
 def each(fn):
     """Apply a one-operand ``fn`` to every argument."""
     return lambda *xs: tuple(fn(x) for x in xs)
@@ -232,24 +264,34 @@ UNARY = [
 # float64 kernels are within a few eps except these (XLA:CPU's, as JAX gets them).
 F64_RTOL = {"log1p": 2e-13, "atanh": 1e-13, "erfc": 1e-14, "erf_inv": 1e-14}
 F64_ATOL = {"lgamma": 1e-13, "digamma": 2e-11}
-C64_RTOL = {"sin": 12, "cos": 12, "tan": 12, "tanh": 12, "sinh": 30, "cosh": 10}  # in eps
+C64_RTOL = {"sin": 12, "cos": 12, "tan": 12, "tanh": 12, "sinh": 30, "cosh": 30}  # in eps
 
+C64_GROUP = {4: "c64", 12: "c64_trig", 30: "c64_hyperbolic"}
+_G = {k: Group(k, rtol=2 * EPS[dt], atol=0) for k, dt in (("f16", F16), ("bf16", BF16))}
+_G.update({k + "_abs": Group(k, rtol=2 * EPS[dt], atol=1e-4) for k, dt in (("f16", F16),
+                                                                          ("bf16", BF16))})
+_G["f64"] = Group("f64", x64=True, rtol=4 * EPS[F64], atol=0)
+_G["f64_loose"] = Group("f64", x64=True, rtol=2e-13, atol=0)
+_G["f64_abs"] = Group("f64", x64=True, rtol=4 * EPS[F64], atol=2e-11)
+_G.update({g: Group("c64", rtol=k * EPS[C64], atol=1e-7) for k, g in C64_GROUP.items()})
 for _i, (_name, _ref, (_lo, _hi), _k, _atol, _cplx, _special) in enumerate(UNARY):
     _op = getattr(lax, _name)
-    _low = (F16, BF16)[_i % 2]  # half and bfloat16 take turns
     _r = quiet(lambda x, r=_ref: r(f64(x)))
-    add(_name,
-        main(_op, shapes(F32, _lo, _hi, special=_special)[:1], _r, F32,
-             rtol=max(_k, 1) * EPS[F32], atol=_atol),
-        variant(_op, [rand((3, 4), _low, 1, _lo, _hi)], _r, _low, name=_low.name,
-                rtol=2 * EPS[_low], atol=max(_atol, 1e-4) if _atol else 0),
-        variant(each(_op), shapes(F64, _lo, _hi, 3), on_each(_ref), F64,
-                name="f64_shapes", x64=True, rtol=F64_RTOL.get(_name, 4 * EPS[F64]),
-                atol=F64_ATOL.get(_name, 0)))
+    add(_name, main(each(_op), shapes(F32, _lo, _hi, special=_special), on_each(_r), F32,
+                    rtol=max(_k, 1) * EPS[F32], atol=_atol))
+    for _low in (F16, BF16):
+        _G[("f16" if _low == F16 else "bf16") + ("_abs" if _atol else "")].add(
+            _name, _op, [rand((3, 4), _low, _i, _lo, _hi)], _r, _low)
+    _G["f64_abs" if _name in F64_ATOL else "f64_loose" if _name in F64_RTOL else "f64"].add(
+        _name, _op, [rand((2, 7), F64, _i, _lo, _hi)], quiet(_ref), F64)
     if _cplx:
-        add(_name, variant(_op, [rand((3, 4), C64, 4, -1.5, 1.5)],
-                           quiet(lambda x, r=_ref: r(c128(x))), C64, name="c64",
-                           rtol=C64_RTOL.get(_name, 4) * EPS[C64], atol=1e-7))
+        _G[C64_GROUP[C64_RTOL.get(_name, 4)]].add(
+            _name, _op, [rand((3, 4), C64, _i, -1.5, 1.5)], quiet(lambda x, r=_ref: r(c128(x))),
+            C64)
+for _name, _ref in (("exp", np.exp), ("log", np.log)):
+    _G["f64"].add(_name, getattr(lax, _name), [rand((5,), C128, 5, -3, 3)], _ref, C128)
+for _g in _G.values():
+    _g.emit()
 
 
 # ---- floor, ceil, round, is_finite: exact ----
@@ -266,43 +308,48 @@ def _round_afz(x):
     x = f64(x)
     a = np.abs(x)
     f = np.floor(a)
-    return np.copysign(f + (a - f >= 0.5), x)  # a - f is exact; a + 0.5 may round up
+    with np.errstate(invalid="ignore"):  # inf - inf
+        return np.copysign(f + (a - f >= 0.5), x)  # a - f is exact; a + 0.5 may round up
 
 
 def _round_even(x):
     return np.round(f64(x))
 
 
+def _rounds(x):
+    return lax.round(x), lax.round(x, 1)
+
+
+def _rounds_ref(x):
+    return _round_afz(x), _round_even(x)
+
+
+_G_LOW = Group("f16_bf16", **EXACT)
+_G_64 = Group("f64", x64=True, **EXACT)
 for _name, _ref in (("floor", np.floor), ("ceil", np.ceil)):
     _op = getattr(lax, _name)
-    _r = on_each(lambda x, r=_ref: r(f64(x)))
-    add(_name,
-        main(each(_op), _ROUND_MAIN[:1], _r, F32, **EXACT),
-        variant(each(_op), _ROUND_LOW + _ROUND_MAIN[1:], _r, F16, BF16, F32, F32,
-                name="f16_bf16_0d_empty", **EXACT),
-        variant(_op, [_ROUND_F64], quiet(_ref), F64, name="f64", x64=True, **EXACT))
-
+    _r = lambda x, r=_ref: r(f64(x))
+    add(_name, main(each(_op), _ROUND_MAIN, on_each(_r), F32, **EXACT))
+    _G_LOW.add(_name, each(_op), _ROUND_LOW, on_each(_r), F16, BF16)
+    _G_64.add(_name, _op, [_ROUND_F64], _ref, F64)
 add("round",
-    main(lambda x: lax.round(x, 0), _ROUND_MAIN[:1], _round_afz, F32, name="away_from_zero",
-         **EXACT),
-    main(lambda x: lax.round(x, 1), _ROUND_MAIN[:1], _round_even, F32, name="to_even",
-         **EXACT),
-    variant(lambda *xs: tuple(y for x in xs for y in (lax.round(x), lax.round(x, 1))),
-            _ROUND_LOW + _ROUND_MAIN[1:],
-            quiet(lambda *xs: tuple(y for x in xs for y in (_round_afz(x), _round_even(x)))),
-            F16, F16, BF16, BF16, F32, F32, F32, F32, name="f16_bf16_0d_empty", **EXACT),
-    variant(lambda x: (lax.round(x), lax.round(x, 1)), [_ROUND_F64],
-            quiet(lambda x: (_round_afz(x), _round_even(x))), F64, name="f64_both", x64=True,
-            **EXACT))
-
-add("is_finite",
-    main(lax.is_finite, shapes(F32, special=[0, -0.0, INF, -INF, NAN, 3e38, 1e-45])[:1],
-         np.isfinite, BOOL),
-    variant(each(lax.is_finite), [np.array([1, INF, NAN, 65504], F16),
-                                  np.array([1, INF, NAN, -3e38], BF16)] + shapes(F32)[1:],
-            on_each(lambda x: np.isfinite(f64(x))), BOOL, name="f16_bf16_0d_empty"),
-    variant(lax.is_finite, [np.array([1, INF, NAN, 1e308, -INF], F64)], np.isfinite, BOOL,
-            name="f64", x64=True))
+    main(each(lambda x: lax.round(x, 0)), _ROUND_MAIN, on_each(_round_afz), F32,
+         name="away_from_zero", **EXACT),
+    main(each(lambda x: lax.round(x, 1)), _ROUND_MAIN, on_each(_round_even), F32,
+         name="to_even", **EXACT))
+_G_LOW.add("round", _rounds, _ROUND_LOW[:1], _rounds_ref, F16, F16)
+_G_LOW.add("round", _rounds, _ROUND_LOW[1:], _rounds_ref, BF16, BF16)
+_G_64.add("round", _rounds, [_ROUND_F64], _rounds_ref, F64, F64)  # lax.round(x): the default
+add("is_finite", main(each(lax.is_finite),
+                      shapes(F32, special=[0, -0.0, INF, -INF, NAN, 3e38, 1e-45]),
+                      on_each(lambda x: np.isfinite(x)), BOOL))
+_G_LOW.add("is_finite", each(lax.is_finite), [np.array([1, INF, NAN, 65504], F16),
+                                              np.array([1, INF, NAN, -3e38], BF16)],
+           on_each(lambda x: np.isfinite(f64(x))), BOOL, BOOL)
+_G_64.add("is_finite", lax.is_finite, [np.array([1, INF, NAN, 1e308, -INF], F64)], np.isfinite,
+          BOOL)
+_G_LOW.emit()
+_G_64.emit()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,32 +375,28 @@ def _sign_ref(x):
 
 
 # the most negative integer negates (and abs-es) to itself; unsigned negation wraps
+_G_INT = Group("ints_f16_bf16", **EXACT)
+_G_64 = Group("x64", x64=True, **EXACT)
+_G_C = Group("c64_c128", x64=True, rtol=2 * EPS[F32], atol=1e-7)
 for _name, _ref in (("neg", np.negative), ("sign", _sign_ref), ("square", lambda x: x * x),
                     ("abs", np.abs)):
     _op = getattr(lax, _name)
-    add(_name,
-        main(_op, _REAL_MAIN[:1], _ref, F32, **EXACT),
-        variant(each(_op), _REAL32 + _REAL_MAIN[1:], on_each(_ref), *_REAL32_T, F32, F32,
-                name="ints_f16_bf16_0d_empty", **EXACT),
-        variant(each(_op), _REAL64, on_each(_ref), *_REAL64_T, name="x64", x64=True, **EXACT))
-add("neg", variant(lax.neg, [_Z64], np.negative, C64, name="c64", **EXACT))
-add("sign", variant(lax.sign, [_Z64[:6]], _sign_ref, C64, name="c64", rtol=2 * EPS[F32],
-                    atol=0))
-add("square", variant(lax.square, [rand((3, 4), C64, 5)], lambda x: c128(x) ** 2, C64,
-                      name="c64", rtol=2 * EPS[F32], atol=1e-7))
-# complex -> its real dtype; hypot must not overflow for large parts
-add("abs",
-    variant(each(lax.abs), [_Z64, rand((), C64, 3)], on_each(lambda x: np.abs(c128(x))), F32,
-            name="c64_to_f32", rtol=2 * EPS[F32], atol=0),
-    variant(lax.abs, [rand((4,), C128, 4)], np.abs, F64, name="c128_to_f64", x64=True,
-            rtol=2 * EPS[F64], atol=0))
-add("conj",
-    main(lax.conj, [_Z64], np.conj, C64, **EXACT),
-    # on real operands conj is the identity and keeps the dtype
-    variant(each(lax.conj), [rand((), C64, 1), np.zeros((0, 2), C64), rand((2, 3), F32),
-                             ints(I32, (5,))], on_each(np.conj), C64, C64, F32, I32,
-            name="0d_empty_real", **EXACT),
-    variant(lax.conj, [rand((5,), C128)], np.conj, C128, name="c128", x64=True, **EXACT))
+    add(_name, main(each(_op), _REAL_MAIN, on_each(_ref), F32, **EXACT))
+    _G_INT.add(_name, each(_op), _REAL32, on_each(_ref), *_REAL32_T)
+    _G_64.add(_name, each(_op), _REAL64, on_each(_ref), *_REAL64_T)
+# complex abs gives the real dtype (and hypot must not overflow for large parts)
+_G_C.add("neg", lax.neg, [_Z64], np.negative, C64)
+_G_C.add("sign", lax.sign, [_Z64[:6]], _sign_ref, C64)
+_G_C.add("square", lax.square, [rand((3, 4), C64, 5)], lambda x: c128(x) ** 2, C64)
+_G_C.add("abs", each(lax.abs), [_Z64, rand((), C64, 3), rand((4,), C128, 4)],
+         on_each(lambda x: np.abs(c128(x))), F32, F32, F64)
+_G_C.add("conj", each(lax.conj), [rand((), C64, 1), rand((5,), C128)], on_each(np.conj), C64,
+         C128)
+add("conj", main(each(lax.conj), [_Z64, rand((), C64, 1), np.zeros((0, 2), C64)],
+                 on_each(np.conj), C64, **EXACT))
+# on real operands conj is the identity and keeps the dtype
+_G_INT.add("conj", each(lax.conj), [rand((2, 3), F32), ints(I32, (5,))], on_each(np.conj), F32,
+           I32)
 
 
 # ---- not, population_count, clz: exact ----
@@ -386,14 +429,14 @@ _BITS64 = [ints(I64, (6,)), ints(U64, (6,))]
 for _name, _prim, _ref in (("population_count", "population_count", _popcount),
                            ("clz", "clz", _clz), ("bitwise_not", "not", np.invert)):
     _op = getattr(lax, _name)
-    add(_prim,
-        main(_op, _BITS_MAIN[:1], _ref, I32),
-        variant(each(_op), _BITS32 + _BITS_MAIN[1:], on_each(_ref), *_BITS32_T, I32, I32,
-                name="narrow_unsigned_0d_empty"),
-        variant(each(_op), _BITS64, on_each(_ref), I64, U64, name="x64", x64=True))
-add("not", variant(each(lax.bitwise_not), [rand((3, 4), BOOL), np.array(True),
-                                           np.zeros((0,), BOOL)], on_each(np.invert), BOOL,
-                   name="bool"))
+    add(_prim, main(each(_op), _BITS_MAIN, on_each(_ref), I32))
+    _G_INT.add(_prim, each(_op), _BITS32, on_each(_ref), *_BITS32_T)
+    _G_64.add(_prim, each(_op), _BITS64, on_each(_ref), I64, U64)
+_G_INT.add("not", each(lax.bitwise_not), [rand((3, 4), BOOL), np.array(True),
+                                          np.zeros((0,), BOOL)], on_each(np.invert), BOOL,
+           BOOL, BOOL)
+for _g in (_G_INT, _G_64, _G_C):
+    _g.emit()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,6 +481,9 @@ _BOOLS = [rand((3, 4), BOOL, 1), rand((3, 4), BOOL, 2)]
 _ZMAX = [np.array([1 + 5j, 2 - 1j, 3 + 3j, -1 + 0j, 3 + 4j], C64),
          np.array([1 + 2j, 1 + 9j, 3 + 4j, -1 - 1j, 3 + 3j], C64)]
 
+_G_INT = Group("ints_f16_bf16", **EXACT)
+_G_64 = Group("x64", x64=True, **EXACT)
+_G_C = Group("c64_c128", x64=True, rtol=4 * EPS[F32], atol=1e-7)
 for _name, _ref, _more, _more_t in (
         ("add", np.add, [_ZA, _ZB], (C64,)),
         ("sub", np.subtract, [_ZA, _ZB], (C64,)),
@@ -446,16 +492,11 @@ for _name, _ref, _more, _more_t in (
         ("min", np.minimum, _BOOLS + _ZMAX, (BOOL, C64))):
     _op = getattr(lax, _name)
     _r = on_pairs(_wrap(_ref))
-    add(_name,
-        main(_op, _BIN_MAIN[:2], _r, F32, **EXACT),
-        variant(pairwise(_op), _BIN32 + _more + _BIN_MAIN[2:], _r, *_BIN32_T, *_more_t, F32,
-                F32, name="ints_f16_bf16_0d_empty", **EXACT),
-        variant(pairwise(_op), _BIN64, _r, *_BIN64_T, name="x64", x64=True, **EXACT))
-add("mul",
-    variant(lax.mul, [_ZA, _ZB], lambda a, b: c128(a) * c128(b), C64, name="c64",
-            rtol=2 * EPS[F32], atol=1e-7),
-    variant(lax.mul, [c128(_ZA), c128(_ZB)], np.multiply, C128, name="c128", x64=True,
-            rtol=2 * EPS[F64], atol=1e-16))
+    add(_name, main(pairwise(_op), _BIN_MAIN, _r, F32, **EXACT))
+    _G_INT.add(_name, pairwise(_op), _BIN32 + _more, _r, *_BIN32_T, *_more_t)
+    _G_64.add(_name, pairwise(_op), _BIN64, _r, *_BIN64_T)
+_G_C.add("mul", pairwise(lax.mul), [_ZA, _ZB, c128(_ZA), c128(_ZB)],
+         on_pairs(lambda a, b: c128(a) * c128(b)), C64, C128)
 
 
 def _nonzero(dt, shape, seed):
@@ -523,51 +564,43 @@ _DIV_EDGE = [np.array([7, -7, 7, -7, 5, -2 ** 31, 0, -2 ** 31, 2 ** 31 - 1, -5],
              np.array([7, 200, 5, 255], U8), np.array([2, 3, 0, 1], U8)]
 for _name, _ref in (("div", _div_ref), ("rem", _rem_ref)):
     _op = getattr(lax, _name)
-    add(_name,
-        main(_op, _DIV_MAIN[:2], quiet(_ref), F32, **EXACT),
-        variant(pairwise(_op), _divisor_args((I32, I8, U8, U32, F16, BF16)) + _DIV_EDGE
-                + _DIV_MAIN[2:], on_pairs(_ref), I32, I8, U8, U32, F16, BF16, I32, U8, F32,
-                F32, name="ints_f16_bf16_0d_empty", **EXACT),
-        variant(pairwise(_op), _divisor_args((F64, I64, U64)), on_pairs(_ref), *_BIN64_T,
-                name="x64", x64=True, **EXACT))
-add("div", variant(lax.div, [_ZA, _ZB], lambda a, b: c128(a) / c128(b), C64, name="c64",
-                   rtol=4 * EPS[F32], atol=0))
+    add(_name, main(pairwise(_op), _DIV_MAIN, on_pairs(_ref), F32, **EXACT))
+    _G_INT.add(_name, pairwise(_op), _divisor_args((I32, I8, U8, U32, F16, BF16)) + _DIV_EDGE,
+               on_pairs(_ref), I32, I8, U8, U32, F16, BF16, I32, U8)
+    _G_64.add(_name, pairwise(_op), _divisor_args((F64, I64, U64)), on_pairs(_ref), *_BIN64_T)
+_G_C.add("div", lax.div, [_ZA, _ZB], lambda a, b: c128(a) / c128(b), C64)
 
 _POW_MAIN = _pairs(F32, 0.1, 3.0, special_a=[0, 0, -2, -2, -8, 2, INF, 1, NAN, 1e10, 0.5, 0,
                                              -0.0],
                    special_b=[0, -1, 3, 0.5, 1 / 3, -INF, 0.5, NAN, 0, 3.8, 100, 0.5, -1])
-_powref = quiet(lambda a, b: f64(a) ** f64(b))
+_powref = lambda a, b: f64(a) ** f64(b)
+_atan2ref = lambda a, b: np.arctan2(f64(a), f64(b))
 add("pow",
-    main(lax.pow, _POW_MAIN[:2], _powref, F32, rtol=4 * EPS[F32], atol=0),
-    variant(lax.pow, _fpair(F16, 1, lo=0.1, hi=3.0), _powref, F16, name="f16",
-            rtol=2 * EPS[F16], atol=0),
-    variant(lax.pow, _fpair(BF16, 1, lo=0.1, hi=3.0), _powref, BF16, name="bf16",
-            rtol=2 * EPS[BF16], atol=0),
-    variant(pairwise(lax.pow), _pairs(F64, 0.1, 3.0, 1), on_pairs(np.power), F64,
-            name="f64_shapes", x64=True, rtol=4 * EPS[F64], atol=0),
+    main(pairwise(lax.pow), _POW_MAIN, on_pairs(_powref), F32, rtol=4 * EPS[F32], atol=0),
     variant(lax.pow, [rand((5,), C64, 3, -2, 2), rand((5,), C64, 4, -1, 1)],
             lambda a, b: c128(a) ** c128(b), C64, name="c64", rtol=16 * EPS[F32], atol=1e-7))
+add("atan2", main(pairwise(lax.atan2),
+                  _pairs(F32, special_a=[1, 1, -1, -1, 0, -0.0, 0, -0.0, 1, INF, INF, NAN, 2],
+                         special_b=[1, -1, 1, -1, 1, 1, -1, -1, 0, INF, -1, 1, 1e-30]),
+                  on_pairs(_atan2ref), F32, rtol=3 * EPS[F32], atol=0))
+_G_F16 = Group("f16", rtol=2 * EPS[F16], atol=0)
+_G_BF16 = Group("bf16", rtol=2 * EPS[BF16], atol=0)
+_G_F64 = Group("f64", x64=True, rtol=4 * EPS[F64], atol=0)
+for _name, _ref, _lo in (("pow", _powref, 0.1), ("atan2", _atan2ref, -2.0)):
+    _op = getattr(lax, _name)
+    _G_F16.add(_name, _op, _fpair(F16, 1, lo=_lo, hi=3.0), _ref, F16)
+    _G_BF16.add(_name, _op, _fpair(BF16, 1, lo=_lo, hi=3.0), _ref, BF16)
+    _G_F64.add(_name, _op, _fpair(F64, 1, lo=_lo, hi=3.0), _ref, F64)
 
-add("nextafter",
-    main(lax.nextafter,
-         _pairs(F32, special_a=[1, 1, 0, 0, -0.0, INF, 3e38, NAN, 2, 1e-45, -1e-45],
-                special_b=[2, 0, 1, -1, 1, 0, INF, 1, 2, 0, -1])[:2],
-         np.nextafter, F32, **EXACT),
-    variant(pairwise(lax.nextafter), _fpair(F16, 3) + _pairs(F32)[2:], on_pairs(np.nextafter),
-            F16, F32, F32, name="f16_0d_empty", **EXACT),
-    variant(lax.nextafter, [np.array([1, 1, 0, -0.0, 1e308, NAN], F64),
-                            np.array([2, 0, 1, -1, INF, 1], F64)],
-            np.nextafter, F64, name="f64", x64=True, **EXACT))
-
-add("atan2",
-    main(lax.atan2,
-         _pairs(F32, special_a=[1, 1, -1, -1, 0, -0.0, 0, -0.0, 1, INF, INF, NAN, 2],
-                special_b=[1, -1, 1, -1, 1, 1, -1, -1, 0, INF, -1, 1, 1e-30])[:2],
-         lambda a, b: np.arctan2(f64(a), f64(b)), F32, rtol=3 * EPS[F32], atol=0),
-    variant(lax.atan2, _fpair(BF16), quiet(lambda a, b: np.arctan2(f64(a), f64(b))), BF16,
-            name="bf16", rtol=2 * EPS[BF16], atol=0),
-    variant(pairwise(lax.atan2), _pairs(F64), on_pairs(np.arctan2), F64, name="f64_shapes",
-            x64=True, rtol=4 * EPS[F64], atol=0))
+add("nextafter", main(pairwise(lax.nextafter),
+                      _pairs(F32, special_a=[1, 1, 0, 0, -0.0, INF, 3e38, NAN, 2, 1e-45, -1e-45],
+                             special_b=[2, 0, 1, -1, 1, 0, INF, 1, 2, 0, -1]),
+                      on_pairs(np.nextafter), F32, **EXACT))
+_G_INT.add("nextafter", lax.nextafter, _fpair(F16, 3), np.nextafter, F16)
+_G_64.add("nextafter", lax.nextafter, [np.array([1, 1, 0, -0.0, 1e308, NAN], F64),
+                                       np.array([2, 0, 1, -1, INF, 1], F64)], np.nextafter, F64)
+for _g in (_G_INT, _G_64, _G_C, _G_F16, _G_BF16, _G_F64):
+    _g.emit()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,32 +623,36 @@ _CMP64 = [np.array([2 ** 62, -2 ** 63, 5, 2 ** 53 + 1], I64),
           np.array([2 ** 63, 2 ** 64 - 1, 0], U64), np.array([2 ** 63 - 1, 2 ** 64 - 1, 1], U64),
           np.array([1 + 1e-16, 0.1, NAN, 1e308], F64), np.array([1.0, 0.1, NAN, INF], F64)]
 _CMPC = [np.array([1 + 2j, 1 + 2j, 3, NAN, 0], C64), np.array([1 + 2j, 1 - 2j, 3, NAN, -0.0], C64)]
+_G_INT = Group("ints_bool_f16_bf16")
+_G_64 = Group("x64", x64=True)
 for _name, _ref in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
                     ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)):
     _op = getattr(lax, _name)
     _r = on_pairs(lambda a, b, r=_ref: r(f64(a), f64(b)) if kind(a.dtype) == "f" else r(a, b))
-    add(_name,
-        main(_op, _CMP_MAIN[:2], _r, BOOL),
-        variant(pairwise(_op), _CMP32 + _CMP_MAIN[2:] + (_CMPC if _name in ("eq", "ne") else []),
-                _r, BOOL, name="ints_bool_f16_bf16_0d_empty"),
-        variant(pairwise(_op), _CMP64, _r, BOOL, name="x64", x64=True))
+    _c32 = _CMP32 + (_CMPC if _name in ("eq", "ne") else [])
+    add(_name, main(pairwise(_op), _CMP_MAIN, _r, BOOL))
+    _G_INT.add(_name, pairwise(_op), _c32, _r, *[BOOL] * (len(_c32) // 2))
+    _G_64.add(_name, pairwise(_op), _CMP64, _r, BOOL, BOOL, BOOL)
+_G_INT.emit()
+_G_64.emit()
 
 
 # ---------------------------------------------------------------------------------------------
 # Bitwise logic and shifts
 
+_G_INT = Group("ints_0d_empty")
+_G_64 = Group("x64", x64=True)
 for _name, _prim, _ref in (("bitwise_and", "and", np.bitwise_and),
                            ("bitwise_or", "or", np.bitwise_or),
                            ("bitwise_xor", "xor", np.bitwise_xor)):
     _op = getattr(lax, _name)
-    add(_prim,
-        main(_op, [rand((3, 4), BOOL, 1), rand((3, 4), BOOL, 2)], _ref, BOOL),
-        variant(pairwise(_op), _ipair(I32) + _ipair(I8, 2, (5,)) + _ipair(U8, 3, (2, 3))
-                + _ipair(U32, 4, (5,)) + [np.array(True), np.array(False),
-                                          np.zeros((0, 2), BOOL), np.zeros((0, 2), BOOL)],
-                on_pairs(_ref), I32, I8, U8, U32, BOOL, BOOL, name="ints_0d_empty"),
-        variant(pairwise(_op), _ipair(I64, 5, (5,)) + _ipair(U64, 6, (5,)), on_pairs(_ref),
-                I64, U64, name="x64", x64=True))
+    add(_prim, main(_op, [rand((3, 4), BOOL, 1), rand((3, 4), BOOL, 2)], _ref, BOOL))
+    _G_INT.add(_prim, pairwise(_op), _ipair(I32) + _ipair(I8, 2, (5,)) + _ipair(U8, 3, (2, 3))
+               + _ipair(U32, 4, (5,)) + [np.array(True), np.array(False),
+                                         np.zeros((0, 2), BOOL), np.zeros((0, 2), BOOL)],
+               on_pairs(_ref), I32, I8, U8, U32, BOOL, BOOL)
+    _G_64.add(_prim, pairwise(_op), _ipair(I64, 5, (5,)) + _ipair(U64, 6, (5,)),
+              on_pairs(_ref), I64, U64)
 
 
 def _shift_ref(how):
@@ -659,13 +696,14 @@ _SHIFT_MAIN += [np.array(-7, I32), np.array(2, I32), np.zeros((0, 3), I32),
 for _name, _how in (("shift_left", "left"), ("shift_right_logical", "logical"),
                     ("shift_right_arithmetic", "arith")):
     _op, _ref = getattr(lax, _name), _shift_ref(_how)
-    add(_name,
-        main(_op, _SHIFT_MAIN[:2], _ref, I32),
-        variant(pairwise(_op), _shift_args(I8, 2) + _shift_args(U8, 3) + _shift_args(U32, 4)
-                + _shift_args(I16, 5) + _shift_args(U16, 6) + _SHIFT_MAIN[2:], on_pairs(_ref),
-                I8, U8, U32, I16, U16, I32, I32, name="narrow_unsigned_0d_empty"),
-        variant(pairwise(_op), _shift_args(I64, 7) + _shift_args(U64, 8), on_pairs(_ref),
-                I64, U64, name="x64", x64=True))
+    add(_name, main(pairwise(_op), _SHIFT_MAIN, on_pairs(_ref), I32))
+    _G_INT.add(_name, pairwise(_op), _shift_args(I8, 2) + _shift_args(U8, 3)
+               + _shift_args(U32, 4) + _shift_args(I16, 5) + _shift_args(U16, 6),
+               on_pairs(_ref), I8, U8, U32, I16, U16)
+    _G_64.add(_name, pairwise(_op), _shift_args(I64, 7) + _shift_args(U64, 8), on_pairs(_ref),
+              I64, U64)
+_G_INT.emit()
+_G_64.emit()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -695,30 +733,31 @@ def _ipows_ref(ys):
     return quiet(lambda x: tuple(_ipow_ref(y)(x) for y in ys))
 
 
-_SMALL_Y = (0, 1, 2, 3, -1, -2)
 _IPOW_X = rand((3, 5), F32, 1, 0.5, 1.6)
 _IPOW_X.reshape(-1)[:6] = [0, -0.0, INF, -INF, NAN, -1.25]
+add("integer_pow", main(lambda x, s, e: (*_ipows((3, -2))(x), lax.integer_pow(s, 2),
+                                         lax.integer_pow(e, -1)),
+                        [_IPOW_X, rand((), F32, 1), rand((0, 4), F32, 2)],
+                        lambda x, s, e: (*_ipows_ref((3, -2))(x), _ipow_ref(2)(s),
+                                         _ipow_ref(-1)(e)), F32, rtol=2 * EPS[F32], atol=0))
+# integer powers wrap modulo 2**bits like NumPy's integer multiplication
+Group("small_y_ints", rtol=2 * EPS[F32], atol=0).add(
+    "integer_pow", _ipows((0, 1, 2, -1, -3)), [_IPOW_X], _ipows_ref((0, 1, 2, -1, -3)),
+    *[F32] * 5).add(
+    "integer_pow", lambda a, b, c: (*_ipows((0, 3, 31))(a), lax.integer_pow(b, 5),
+                                    lax.integer_pow(c, 3)),
+    [np.array([-3, -2, -1, 0, 1, 2, 3, 7, 46341, -46341], I32), np.arange(0, 256, 17, dtype=U8),
+     ints(I8, (6,))],
+    lambda a, b, c: (*_ipows_ref((0, 3, 31))(a), _ipow_ref(5)(b), _ipow_ref(3)(c)),
+    I32, I32, I32, U8, I8).emit()
+Group("big_y_c64", rtol=16 * EPS[F32], atol=0).add(
+    "integer_pow", _ipows((5, 17, 31, -7)), [rand((3, 4), F32, 2, 0.5, 1.6)],
+    _ipows_ref((5, 17, 31, -7)), F32, F32, F32, F32).add(
+    "integer_pow", _ipows((3, -2)), [rand((4,), C64, 3, 0.5, 2)], _ipows_ref((3, -2)), C64,
+    C64).emit()
 add("integer_pow",
-    main(_ipows((3, -2)), [_IPOW_X], _ipows_ref((3, -2)), F32, rtol=2 * EPS[F32], atol=0),
-    variant(lambda x, s, e: (*_ipows((0, 1, 2, -1))(x), lax.integer_pow(s, -3),
-                             lax.integer_pow(e, -3)),
-            [_IPOW_X, rand((), F32, 1), rand((0, 4), F32, 2)],
-            quiet(lambda x, s, e: (*_ipows_ref((0, 1, 2, -1))(x), _ipow_ref(-3)(s),
-                                   _ipow_ref(-3)(e))),
-            F32, name="f32_small_y_0d_empty", rtol=2 * EPS[F32], atol=0),
-    variant(_ipows((5, 17, 31, -7)), [rand((3, 4), F32, 2, 0.5, 1.6)],
-            _ipows_ref((5, 17, 31, -7)), F32, name="f32_big_y", rtol=16 * EPS[F32], atol=0),
-    # integer powers wrap modulo 2**bits like NumPy's integer multiplication
-    variant(lambda a, b, c: (*_ipows((0, 3, 31))(a), lax.integer_pow(b, 5),
-                             lax.integer_pow(c, 3)),
-            [np.array([-3, -2, -1, 0, 1, 2, 3, 7, 46341, -46341], I32),
-             np.arange(0, 256, 17, dtype=U8), ints(I8, (6,))],
-            lambda a, b, c: (*_ipows_ref((0, 3, 31))(a), _ipow_ref(5)(b), _ipow_ref(3)(c)),
-            I32, I32, I32, U8, I8, name="ints"),
     variant(_ipows((3, -2)), [rand((4,), BF16, 3, 0.5, 2)], _ipows_ref((3, -2)), BF16,
             name="bf16", rtol=2 * EPS[BF16], atol=0),
-    variant(_ipows((3, -2)), [rand((4,), C64, 3, 0.5, 2)], _ipows_ref((3, -2)), C64,
-            name="c64", rtol=8 * EPS[F32], atol=0),
     variant(lambda a, b: (lax.integer_pow(a, 40), lax.integer_pow(b, -5)),
             [np.array([-3, 2, 1, -1, 3], I64), rand((4,), F64, 3, 0.5, 2)],
             lambda a, b: (_ipow_ref(40)(a), _ipow_ref(-5)(b)), I64, F64, name="x64", x64=True,
@@ -728,24 +767,21 @@ add("integer_pow",
 # ---------------------------------------------------------------------------------------------
 # Complex parts
 
-for _name, _ref in (("real", np.real), ("imag", np.imag)):
-    _op = getattr(lax, _name)
-    add(_name,
-        main(_op, [_Z64], _ref, F32, **EXACT),
-        variant(each(_op), [rand((2, 3), C128, 2), rand((), C64, 1), np.zeros((0, 2), C64)],
-                on_each(_ref), F64, F32, F32, name="c128_c64_0d_empty", x64=True, **EXACT))
-
-
 def _complex_ref(a, b):
     return np.array([complex(x, y) for x, y in zip(a.reshape(-1), b.reshape(-1))],
                     C64 if a.dtype == F32 else C128).reshape(a.shape)
 
 
-add("complex",
-    main(lax.complex, _pairs(F32, special_a=[INF, NAN, -0.0, 1],
-                             special_b=[1, 2, -0.0, -INF])[:2], _complex_ref, C64, **EXACT),
-    variant(pairwise(lax.complex), _fpair(F64) + _pairs(F32)[2:], on_pairs(_complex_ref),
-            C128, C64, C64, name="f64_f32_0d_empty", x64=True, **EXACT))
+_G_64 = Group("x64", x64=True, **EXACT)
+for _name, _ref in (("real", np.real), ("imag", np.imag)):
+    _op = getattr(lax, _name)
+    add(_name, main(each(_op), [_Z64, rand((), C64, 1), np.zeros((0, 2), C64)], on_each(_ref),
+                    F32, **EXACT))
+    _G_64.add(_name, _op, [rand((2, 3), C128, 2)], _ref, F64)
+add("complex", main(pairwise(lax.complex), _pairs(F32, special_a=[INF, NAN, -0.0, 1],
+                                                   special_b=[1, 2, -0.0, -INF]),
+                    on_pairs(_complex_ref), C64, **EXACT))
+_G_64.add("complex", lax.complex, _fpair(F64), _complex_ref, C128).emit()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -883,39 +919,39 @@ _FROM_F32 = (I8, U32, I16, F16, C64)
 add("convert_element_type",
     main(_converts(I32, U8, BOOL, BF16), [_F2I], _casts(I32, U8, BOOL, BF16), I32, U8, BOOL,
          BF16, name="from_f32", **EXACT),
-    variant(_converts(*_FROM_F32), [_F2I], _casts(*_FROM_F32), *_FROM_F32, name="from_f32_more",
-            **EXACT),
     # without x64, a 64-bit target means its 32-bit type; 0-d and empty operands
-    variant(lambda a, b: (*_converts(np.float64, I32)(a), *_converts(np.int64, BOOL)(b)),
-            [np.array(2.5, F32), np.zeros((0, 3), F32)],
-            lambda a, b: (a.astype(F32), a.astype(I32), b.astype(I32), b != 0),
-            F32, I32, I32, BOOL, name="0d_empty_64bit_request", **EXACT),
+    main(lambda a, b: (*_converts(np.float64, I32)(a), *_converts(np.int64, BOOL)(b)),
+         [rand((), F32, 1, -9, 9), np.zeros((0, 3), F32)],
+         lambda a, b: (a.astype(F32), _to_int(I32, a), b.astype(I32), b != 0),
+         F32, I32, I32, BOOL, name="0d_empty_64bit_request", **EXACT),
     main(lambda x: lax.convert_element_type(x, F32, weak_type=True), [ints(I32, (3,))],
-         lambda x: x.astype(F32), F32, name="weak_type_param", **EXACT),
-    variant(lambda a, b: (*_converts(I16, F32, BOOL, BF16)(a), *_converts(I32, F16)(b)),
-            [_F2I_F16, _F2I_BF16], quiet(lambda a, b: (*_casts(I16, F32, BOOL, BF16)(a),
-                                                       *_casts(I32, F16)(b))),
-            I16, F32, BOOL, BF16, I32, F16, name="from_f16_bf16", **EXACT),
-    variant(_converts(F32, BOOL, I32, U8, F16),
-            [np.array([1.7 + 2j, -3.9 - 1j, 0.5j, 0 + 2j, 0, NAN + 0j, 1e5 - 1j, 300.5], C64)],
-            _casts(F32, BOOL, I32, U8, F16), F32, BOOL, I32, U8, F16, name="from_c64",
-            **EXACT),
-    variant(lambda a, b, c, d: (*_converts(F32, I8, U32, BOOL, F16, BF16, C64)(a),
-                                *_converts(F32, I32, U8)(b), *_converts(F32, I32, F16)(c),
-                                *_converts(U32, I32)(d)),
-            [ints(I32), ints(U32, (7,)), rand((2, 3), BOOL), ints(I8, (3, 4))],
-            quiet(lambda a, b, c, d: (*_casts(F32, I8, U32, BOOL, F16, BF16, C64)(a),
-                                      *_casts(F32, I32, U8)(b), *_casts(F32, I32, F16)(c),
-                                      *_casts(U32, I32)(d))),
-            F32, I8, U32, BOOL, F16, BF16, C64, F32, I32, U8, F32, I32, F16, U32, I32,
-            name="from_ints_bool", **EXACT),
-    variant(lambda a, b, c: (*_converts(I64, F32, U8, C128)(a), *_converts(U8, F64, U64)(b),
-                             *_converts(C64, F64)(c)),
-            [np.array([NAN, 1e19, -1e19, -2.5, 2 ** 53 + 2, 1e300, -1e-300, 1 + 2 ** -30], F64),
-             ints(I64, (7,)), rand((4,), C128, 3)],
-            quiet(lambda a, b, c: (*_casts(I64, F32, U8, C128)(a), *_casts(U8, F64, U64)(b),
-                                   *_casts(C64, F64)(c))),
-            I64, F32, U8, C128, U8, F64, U64, C64, F64, name="x64", x64=True, **EXACT))
+         lambda x: x.astype(F32), F32, name="weak_type_param", **EXACT))
+(Group("more", **EXACT)
+ .add("convert_element_type", _converts(*_FROM_F32), [_F2I], _casts(*_FROM_F32), *_FROM_F32)
+ .add("convert_element_type", _converts(I16, F32, BOOL, BF16), [_F2I_F16],
+      _casts(I16, F32, BOOL, BF16), I16, F32, BOOL, BF16)
+ .add("convert_element_type", _converts(I32, F16), [_F2I_BF16], _casts(I32, F16), I32, F16)
+ .add("convert_element_type", _converts(F32, BOOL, I32, U8, F16),
+      [np.array([1.7 + 2j, -3.9 - 1j, 0.5j, 0 + 2j, 0, NAN + 0j, 1e5 - 1j, 300.5], C64)],
+      _casts(F32, BOOL, I32, U8, F16), F32, BOOL, I32, U8, F16)
+ .add("convert_element_type", _converts(F32, I8, U32, BOOL, F16, BF16, C64), [ints(I32)],
+      _casts(F32, I8, U32, BOOL, F16, BF16, C64), F32, I8, U32, BOOL, F16, BF16, C64)
+ .add("convert_element_type", _converts(F32, I32, U8), [ints(U32, (7,))],
+      _casts(F32, I32, U8), F32, I32, U8)
+ .add("convert_element_type", _converts(F32, I32, F16), [rand((2, 3), BOOL)],
+      _casts(F32, I32, F16), F32, I32, F16)
+ .add("convert_element_type", _converts(U32, I32), [ints(I8, (3, 4))], _casts(U32, I32), U32,
+      I32)
+ .emit())
+(Group("x64", x64=True, **EXACT)
+ .add("convert_element_type", _converts(I64, F32, U8, C128),
+      [np.array([NAN, 1e19, -1e19, -2.5, 2 ** 53 + 2, 1e300, -1e-300, 1 + 2 ** -30], F64)],
+      _casts(I64, F32, U8, C128), I64, F32, U8, C128)
+ .add("convert_element_type", _converts(U8, F64, U64), [ints(I64, (7,))], _casts(U8, F64, U64),
+      U8, F64, U64)
+ .add("convert_element_type", _converts(C64, F64), [rand((4,), C128, 3)], _casts(C64, F64),
+      C64, F64)
+ .emit())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -945,8 +981,6 @@ def _views(*dts):
 _F32_BITS = np.array([[1.0, -2.5, 0, -0.0], [INF, NAN, 1e-45, 3e38]], F32)
 add("bitcast_convert_type",
     main(_bitcasts(I32, U8), [_F32_BITS], _views(I32, U8), I32, U8, name="from_f32", **EXACT),
-    variant(_bitcasts(U32, I16, F32), [_F32_BITS], _views(U32, I16, F32), U32, I16, F32,
-            name="from_f32_more", **EXACT),
     # widening consumes the last dimension: (2, 4) u8 -> (2,) f32, (4,) -> 0-d, (0, 4) -> (0,);
     # narrowing a 0-d f32 gives (4,)
     main(lambda a, b, c, d: (lax.bitcast_convert_type(a, F32), lax.bitcast_convert_type(b, F32),
@@ -954,14 +988,22 @@ add("bitcast_convert_type",
          [np.array([[0, 0, 128, 63], [0, 0, 32, 192]], U8), ints(U8, (4,)),
           np.zeros((0, 4), U8), np.float32(1.0)],
          quiet(lambda a, b, c, d: (_view(F32, a), _view(F32, b), _view(I32, c), _view(U8, d))),
-         F32, F32, I32, U8, name="shapes", **EXACT),
-    variant(lambda a, b, c, d: (*_bitcasts(F32, U32, I8)(a), *_bitcasts(I16, BF16, U8)(b),
-                                *_bitcasts(U16, F16)(c), *_bitcasts(U32, I32)(d)),
-            [ints(I32, (2, 3)), rand((2, 3), F16), rand((2, 3), BF16), ints(U16, (3, 2))],
-            quiet(lambda a, b, c, d: (*_views(F32, U32, I8)(a), *_views(I16, BF16, U8)(b),
-                                      *_views(U16, F16)(c), *_views(U32, I32)(d))),
-            F32, U32, I8, I16, BF16, U8, U16, F16, U32, I32, name="16_and_32_bit", **EXACT),
-    variant(lambda a, b: (*_bitcasts(I64, U8, U32)(a), *_bitcasts(F64, I64)(b)),
-            [np.array([1.0, -0.0, NAN], F64), np.array([[1, 2], [3, 4]], U32)],
-            quiet(lambda a, b: (*_views(I64, U8, U32)(a), *_views(F64, I64)(b))),
-            I64, U8, U32, F64, I64, name="x64", x64=True, **EXACT))
+         F32, F32, I32, U8, name="shapes", **EXACT))
+(Group("more", **EXACT)
+ .add("bitcast_convert_type", _bitcasts(U32, I16, F32), [_F32_BITS], _views(U32, I16, F32),
+      U32, I16, F32)
+ .add("bitcast_convert_type", _bitcasts(F32, U32, I8), [ints(I32, (2, 3))],
+      _views(F32, U32, I8), F32, U32, I8)
+ .add("bitcast_convert_type", _bitcasts(I16, BF16, U8), [rand((2, 3), F16)],
+      _views(I16, BF16, U8), I16, BF16, U8)
+ .add("bitcast_convert_type", _bitcasts(U16, F16), [rand((2, 3), BF16)], _views(U16, F16), U16,
+      F16)
+ .add("bitcast_convert_type", _bitcasts(U32, I32), [ints(U16, (3, 2))], _views(U32, I32), U32,
+      I32)
+ .emit())
+(Group("x64", x64=True, **EXACT)
+ .add("bitcast_convert_type", _bitcasts(I64, U8, U32), [np.array([1.0, -0.0, NAN], F64)],
+      _views(I64, U8, U32), I64, U8, U32)
+ .add("bitcast_convert_type", _bitcasts(F64, I64), [np.array([[1, 2], [3, 4]], U32)],
+      _views(F64, I64), F64, I64)
+ .emit())

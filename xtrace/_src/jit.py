@@ -40,7 +40,14 @@ def _jit_call_impl(*args, jaxpr: ClosedJaxpr, name: str, donated: tuple):
     return [Array(b, v.aval) for b, v in zip(outs, jaxpr.jaxpr.outvars)]
 
 
+def _jit_call_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str, donated: tuple):
+    # Differentiate through the inner function by inlining it (an outer jit compiles it).
+    from xtrace._src import ad
+    return ad.jvp_flat(lambda *a: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, a), primals, tangents)
+
+
 jit_call_p.abstract_eval = _jit_call_abstract_eval
+jit_call_p.jvp = _jit_call_jvp
 jit_call_p.lower = _jit_call_lower
 jit_call_p.impl = _jit_call_impl
 

@@ -9,6 +9,7 @@ from xtrace._src.numpy.linalg import *  # noqa: F401,F403
 from xtrace._src.numpy.reductions import *  # noqa: F401,F403
 from xtrace._src.numpy.shapes import *  # noqa: F401,F403
 from xtrace._src.numpy.ufuncs import *  # noqa: F401,F403
+from xtrace._src.numpy.searching import *  # noqa: F401,F403
 
 bool_ = _np.bool_
 int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64

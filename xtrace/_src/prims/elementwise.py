@@ -460,3 +460,241 @@ def bitcast_convert_type(x, new_dtype):
                                        new_dtype=dtypes.canonicalize_dtype(new_dtype))
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules (JVP, transpose) of the records above.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero, defjvp, defjvp2, defjvp_zero, is_undefined  # noqa: E402
+
+
+def _c(x, v):
+    """A scalar constant ``v`` of ``x``'s dtype (weak-typed via lax_args)."""
+    from xtrace._src.core import get_aval
+    return np.asarray(v, get_aval(x).dtype)[()]
+
+
+def _t_add(ct, x, y):
+    return [ct if is_undefined(x) else None, ct if is_undefined(y) else None]
+
+
+def _t_sub(ct, x, y):
+    return [ct if is_undefined(x) else None,
+            (Zero(ct.aval) if isinstance(ct, Zero) else neg(ct)) if is_undefined(y) else None]
+
+
+def _jvp_add(primals, tangents):
+    x, y = primals
+    tx, ty = tangents
+    return add(x, y), ad.add_tangents(tx, ty)
+
+
+def _jvp_sub(primals, tangents):
+    x, y = primals
+    tx, ty = tangents
+    out = sub(x, y)
+    if isinstance(ty, Zero):
+        return out, tx
+    return out, ad.add_tangents(tx, neg(ty))
+
+
+add_p.jvp, add_p.transpose = _jvp_add, _t_add
+sub_p.jvp, sub_p.transpose = _jvp_sub, _t_sub
+defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
+
+
+def _t_mul(ct, x, y):
+    if isinstance(ct, Zero):
+        return [None, None]
+    return [mul(ct, y) if is_undefined(x) else None, mul(x, ct) if is_undefined(y) else None]
+
+
+mul_p.transpose = _t_mul
+defjvp2(div_p, lambda g, ans, x, y: div(g, y), lambda g, ans, x, y: neg(div(mul(g, ans), y)))
+div_p.transpose = lambda ct, x, y: [None if isinstance(ct, Zero) else div(ct, y), None]
+ad.deflinear(neg_p, lambda ct, x: [neg(ct)])
+defjvp(rem_p, lambda g, x, y: g,
+       lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
+
+
+def _pow_dx(g, ans, x, y):
+    return mul(g, mul(y, pow(x, sub(y, _c(y, 1)))))
+
+
+def _pow_dy(g, ans, x, y):
+    safe_x = select(eq(x, _c(x, 0)), full_like_scalar(x, 1), x)
+    return mul(g, mul(log(safe_x), ans))
+
+
+def full_like_scalar(x, v):
+    from xtrace._src.core import get_aval
+    from xtrace._src.prims.structural import broadcast_in_dim
+    a = get_aval(x)
+    return broadcast_in_dim(_c(x, v), a.shape, ())
+
+
+defjvp2(pow_p, _pow_dx, _pow_dy)
+
+
+def _minmax_partial(cmp):
+    # d max(x, y)/dx is 1 where x wins, 0.5 on ties, 0 where y wins (JAX's choice).
+    def dx(g, x, y):
+        half = full_like_scalar(g, 0.5)
+        one = full_like_scalar(g, 1)
+        zero = full_like_scalar(g, 0)
+        w = select(cmp(x, y), one, select(eq(x, y), half, zero))
+        return mul(g, w)
+
+    def dy(g, x, y):
+        return dx(g, y, x)
+    return dx, dy
+
+
+defjvp(max_p, *_minmax_partial(gt))
+defjvp(min_p, *_minmax_partial(lt))
+for _p in (sign_p, floor_p, ceil_p, round_p, is_finite_p, nextafter_p, eq_p, ne_p, lt_p, le_p,
+           gt_p, ge_p, and_p, or_p, xor_p, not_p, population_count_p, clz_p, shift_left_p,
+           shift_right_arithmetic_p, shift_right_logical_p, bitcast_convert_type_p):
+    defjvp_zero(_p)
+
+
+def _abs_jvp(g, ans, x):
+    from xtrace._src.core import get_aval
+    if dtypes.is_complex(get_aval(x).dtype):
+        safe = select(eq(ans, full_like_scalar(ans, 0)), full_like_scalar(ans, 1), ans)
+        return real(mul(conj(x), div(g, convert_element_type(safe, get_aval(x).dtype))))
+    return mul(g, sign(x))
+
+
+defjvp2(abs_p, _abs_jvp)
+defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
+defjvp2(exp2_p, lambda g, ans, x: mul(g, mul(ans, _c(ans, math.log(2.0)))))
+defjvp2(expm1_p, lambda g, ans, x: mul(g, add(ans, _c(ans, 1))))
+defjvp(log_p, lambda g, x: div(g, x))
+defjvp(log1p_p, lambda g, x: div(g, add(x, _c(x, 1))))
+defjvp(sin_p, lambda g, x: mul(g, cos(x)))
+defjvp(cos_p, lambda g, x: neg(mul(g, sin(x))))
+defjvp2(tan_p, lambda g, ans, x: mul(g, add(_c(ans, 1), mul(ans, ans))))
+defjvp2(tanh_p, lambda g, ans, x: mul(g, sub(_c(ans, 1), mul(ans, ans))))
+defjvp2(logistic_p, lambda g, ans, x: mul(g, mul(ans, sub(_c(ans, 1), ans))))
+defjvp2(sqrt_p, lambda g, ans, x: div(g, mul(_c(ans, 2), ans)))
+defjvp2(rsqrt_p, lambda g, ans, x: mul(g, mul(_c(ans, -0.5), div(ans, x))))
+defjvp2(cbrt_p, lambda g, ans, x: mul(g, mul(_c(x, 1 / 3), integer_pow(ans, -2))))
+defjvp(asin_p, lambda g, x: mul(g, rsqrt(sub(_c(x, 1), mul(x, x)))))
+defjvp(acos_p, lambda g, x: neg(mul(g, rsqrt(sub(_c(x, 1), mul(x, x))))))
+defjvp(atan_p, lambda g, x: div(g, add(_c(x, 1), mul(x, x))))
+defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
+defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
+defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(mul(x, x), _c(x, 1)))))
+defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _c(x, 1)), add(x, _c(x, 1))))))
+defjvp(atanh_p, lambda g, x: div(g, sub(_c(x, 1), mul(x, x))))
+defjvp(atan2_p,
+       lambda g, x, y: mul(g, div(y, add(mul(x, x), mul(y, y)))),
+       lambda g, x, y: neg(mul(g, div(x, add(mul(x, x), mul(y, y))))))
+defjvp(erf_p, lambda g, x: mul(g, mul(_c(x, 2 / math.sqrt(math.pi)), exp(neg(mul(x, x))))))
+defjvp(erfc_p, lambda g, x: mul(g, mul(_c(x, -2 / math.sqrt(math.pi)), exp(neg(mul(x, x))))))
+defjvp2(erf_inv_p, lambda g, ans, x: mul(g, mul(_c(x, math.sqrt(math.pi) / 2),
+                                                exp(mul(ans, ans)))))
+defjvp(lgamma_p, lambda g, x: mul(g, digamma(x)))
+
+
+def _integer_pow_jvp(g, x, *, y):
+    if y == 0:
+        return full_like_scalar(g, 0)
+    if y == 1:
+        return g
+    return mul(g, mul(_c(x, y), x if y == 2 else integer_pow(x, y - 1)))
+
+
+defjvp(integer_pow_p, _integer_pow_jvp)
+defjvp(square_p, lambda g, x: mul(g, mul(_c(x, 2), x)))
+
+
+def _complex_parts_transpose(part):
+    def t(ct, x):
+        from xtrace._src.core import get_aval
+        if isinstance(ct, Zero):
+            return [None]
+        zeros = full_like_scalar(ct, 0)
+        return [complex(ct, zeros) if part == "real" else complex(zeros, neg(ct))]
+    return t
+
+
+ad.deflinear(real_p, _complex_parts_transpose("real"))
+ad.deflinear(imag_p, _complex_parts_transpose("imag"))
+ad.deflinear(complex_p, lambda ct, x, y: [real(ct) if is_undefined(x) else None,
+                                          neg(imag(ct)) if is_undefined(y) else None])
+ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
+
+
+def _select_n_jvp(primals, tangents):
+    which, *cases = primals
+    out = select_n(which, *cases)
+    ts = tangents[1:]
+    if all(isinstance(t, Zero) for t in ts):
+        return out, ad.zero_of(out)
+    return out, select_n(which, *[ad.instantiate(t) for t in ts])
+
+
+def _select_n_transpose(ct, which, *cases):
+    if is_undefined(which):
+        raise ValueError("select_n is not linear in its selector")
+    res = [None]
+    for i, c in enumerate(cases):
+        if not is_undefined(c):
+            res.append(None)
+        elif isinstance(ct, Zero):
+            res.append(Zero(c.aval))
+        else:
+            zeros = full_like_scalar(ct, 0)
+            res.append(select_n(which, *[ct if j == i else zeros for j in range(len(cases))]))
+    return res
+
+
+select_n_p.jvp, select_n_p.transpose = _select_n_jvp, _select_n_transpose
+
+
+def _clamp_jvp(primals, tangents):
+    lo, x, hi = primals
+    out = clamp(lo, x, hi)
+    t_out = Zero(ad.tangent_aval(out.aval if hasattr(out, "aval") else x.aval))
+    tlo, tx, thi = tangents
+
+    def bcast(v):
+        from xtrace._src.core import get_aval
+        from xtrace._src.prims.structural import broadcast_in_dim
+        a = get_aval(x)
+        return v if get_aval(v).shape == a.shape else broadcast_in_dim(v, a.shape, ())
+
+    zeros = full_like_scalar(x, 0)
+    if not isinstance(tx, Zero):
+        inside = bitwise_and(gt(x, bcast(lo)), lt(x, bcast(hi)))
+        t_out = ad.add_tangents(t_out, select(inside, tx, zeros))
+    if not isinstance(tlo, Zero):
+        t_out = ad.add_tangents(t_out, select(lt(x, bcast(lo)), bcast(tlo), zeros))
+    if not isinstance(thi, Zero):
+        t_out = ad.add_tangents(t_out, select(gt(x, bcast(hi)), bcast(thi), zeros))
+    return out, t_out
+
+
+clamp_p.jvp = _clamp_jvp
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
+    x, = primals
+    t, = tangents
+    out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+    if isinstance(t, Zero) or not (dtypes.is_inexact(new_dtype)
+                                   and dtypes.is_inexact(t.aval.dtype if hasattr(t, "aval")
+                                                         else new_dtype)):
+        return out, ad.zero_of(out)
+    return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=False)
+
+
+def _convert_transpose(ct, x, *, new_dtype, weak_type):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval)]
+    return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype, weak_type=False)]
+
+
+convert_element_type_p.jvp, convert_element_type_p.transpose = _convert_jvp, _convert_transpose

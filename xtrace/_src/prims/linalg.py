@@ -103,3 +103,80 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
                         f"{ra.shape}")
     return dot_general(lhs, rhs, (((la.ndim - 1,), (0,)), ((), ())), precision,
                        preferred_element_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules: dot_general is bilinear.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero, is_undefined  # noqa: E402
+
+
+def _dot_jvp(primals, tangents, **params):
+    x, y = primals
+    tx, ty = tangents
+    out = dot_general_p.bind(x, y, **params)
+    t = ad.zero_of(out)
+    if not isinstance(tx, Zero):
+        t = ad.add_tangents(t, dot_general_p.bind(tx, y, **params))
+    if not isinstance(ty, Zero):
+        t = ad.add_tangents(t, dot_general_p.bind(x, ty, **params))
+    return out, t
+
+
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield list(range(start, start + len(x)))
+        start += len(x)
+
+
+def _remaining(n, *removed):
+    drop = set(d for r in removed for d in r)
+    return [i for i in range(n) if i not in drop]
+
+
+def _dot_transpose_lhs(ct, x_aval, y, *, dimension_numbers, precision,
+                       preferred_element_type, swap_ans=False):
+    import numpy as np
+    from xtrace._src.prims.elementwise import convert_element_type
+    from xtrace._src.prims.structural import transpose
+    (x_contract, y_contract), (x_batch, y_batch) = dimension_numbers
+    y_ndim = get_aval(y).ndim
+    x_kept = _remaining(x_aval.ndim, x_contract, x_batch)
+    y_kept = _remaining(y_ndim, y_contract, y_batch)
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(x_batch, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(x_batch, x_kept, y_kept)
+    dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(y_batch)))
+    x_contract_sorted_by_y = list(np.take(x_contract, np.argsort(y_contract))) \
+        if len(x_contract) else []
+    out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
+    y = convert_element_type(y, get_aval(ct).dtype) if get_aval(y).dtype != get_aval(
+        ct).dtype else y
+    res = dot_general_p.bind(ct, y, dimension_numbers=dims, precision=precision,
+                             preferred_element_type=None)
+    res = transpose(res, tuple(int(i) for i in out_axes))
+    if get_aval(res).dtype != x_aval.dtype:
+        res = convert_element_type(res, x_aval.dtype)
+    return res
+
+
+def _dot_transpose(ct, x, y, *, dimension_numbers, precision, preferred_element_type):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval) if is_undefined(x) else None,
+                Zero(y.aval) if is_undefined(y) else None]
+    (xc, yc), (xb, yb) = dimension_numbers
+    tx = ty = None
+    if is_undefined(x):
+        tx = _dot_transpose_lhs(ct, x.aval, y, dimension_numbers=dimension_numbers,
+                                precision=precision,
+                                preferred_element_type=preferred_element_type)
+    if is_undefined(y):
+        ty = _dot_transpose_lhs(ct, y.aval, x, dimension_numbers=((yc, xc), (yb, xb)),
+                                precision=precision,
+                                preferred_element_type=preferred_element_type, swap_ans=True)
+    return [tx, ty]
+
+
+dot_general_p.jvp, dot_general_p.transpose = _dot_jvp, _dot_transpose

@@ -236,3 +236,108 @@ cumsum_p, cumsum = _cumulative("cumsum", "add", NUM)
 cumprod_p, cumprod = _cumulative("cumprod", "mul", NUM)
 cummax_p, cummax = _cumulative("cummax", "max", ANY)
 cummin_p, cummin = _cumulative("cummin", "min", ANY)
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero, deflinear, defjvp_zero  # noqa: E402
+
+
+def _kept_dims(ndim, axes):
+    return tuple(i for i in range(ndim) if i not in axes)
+
+
+def _t_reduce_sum(ct, x, *, axes):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval)]
+    from xtrace._src.prims.structural import broadcast_in_dim
+    return [broadcast_in_dim(ct, x.aval.shape, _kept_dims(x.aval.ndim, axes))]
+
+
+deflinear(reduce_sum_p, _t_reduce_sum)
+
+
+def _chooser_jvp(prim):
+    # Ties share the tangent equally (JAX's choice for max/min reductions).
+    def rule(primals, tangents, *, axes):
+        from xtrace._src import lax
+        x, = primals
+        g, = tangents
+        ans = prim.bind(x, axes=axes)
+        shape = get_aval(x).shape
+        kept = _kept_dims(len(shape), axes)
+        loc = lax.convert_element_type(lax.eq(x, lax.broadcast_in_dim(ans, shape, kept)),
+                                       get_aval(g).dtype)
+        counts = lax.reduce_sum(loc, axes)
+        return ans, lax.div(lax.reduce_sum(lax.mul(g, loc), axes), counts)
+    return rule
+
+
+reduce_max_p.jvp = _chooser_jvp(reduce_max_p)
+reduce_min_p.jvp = _chooser_jvp(reduce_min_p)
+
+
+def _reduce_prod_jvp(primals, tangents, *, axes):
+    # d prod = sum_i g_i * prod_{j != i} x_j, with the "others" product from exclusive
+    # cumulative products from both ends (exact even where x has zeros).
+    from xtrace._src import lax
+    x, = primals
+    g, = tangents
+    ans = reduce_prod_p.bind(x, axes=axes)
+    a = get_aval(x)
+    kept = _kept_dims(a.ndim, axes)
+    perm = kept + tuple(axes)
+    rest = [a.shape[i] for i in kept]
+    n = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+    xf = lax.reshape(lax.transpose(x, perm), rest + [n])
+    gf = lax.reshape(lax.transpose(g, perm), rest + [n])
+    one = np.ones((), a.dtype)[()]
+    cfg_l = [(0, 0, 0)] * len(rest) + [(1, -1, 0)]
+    cfg_r = [(0, 0, 0)] * len(rest) + [(-1, 1, 0)]
+    left = lax.pad(cumprod(xf, axis=len(rest)), one, cfg_l)
+    right = lax.pad(cumprod(xf, axis=len(rest), reverse=True), one, cfg_r)
+    others = lax.mul(left, right)
+    return ans, lax.reduce_sum(lax.mul(gf, others), (len(rest),))
+
+
+reduce_prod_p.jvp = _reduce_prod_jvp
+for _p in (reduce_and_p, reduce_or_p, reduce_xor_p, argmax_p, argmin_p):
+    defjvp_zero(_p)
+
+deflinear(cumsum_p, lambda ct, x, *, axis, reverse: [
+    Zero(x.aval) if isinstance(ct, Zero) else cumsum(ct, axis, not reverse)])
+
+
+def _cum_composite(op, x, axis, reverse):
+    """The same log-depth scan as the lowering, built from differentiable primitives."""
+    from xtrace._src import lax
+    a = get_aval(x)
+    n = a.shape[axis]
+    ident = np.asarray(identity_value(op, a.dtype), a.dtype)[()]
+    fn = {"mul": lax.mul, "max": lax.max, "min": lax.min}[op]
+    shift = 1
+    while shift < n:
+        cfg = [(0, 0, 0)] * a.ndim
+        cfg[axis] = (0, shift, 0) if reverse else (shift, 0, 0)
+        padded = lax.pad(x, ident, cfg)
+        start = [0] * a.ndim
+        if reverse:
+            start[axis] = shift
+        limit = [s + d for s, d in zip(start, a.shape)]
+        x = fn(x, lax.slice(padded, start, limit))
+        shift *= 2
+    return x
+
+
+def _cum_jvp(op, prim):
+    def rule(primals, tangents, *, axis, reverse):
+        out, t = ad.jvp_flat(lambda v: [_cum_composite(op, v, axis, reverse)],
+                             primals, tangents)
+        return prim.bind(primals[0], axis=axis, reverse=reverse), t[0]
+    return rule
+
+
+cumprod_p.jvp = _cum_jvp("mul", cumprod_p)
+cummax_p.jvp = _cum_jvp("max", cummax_p)
+cummin_p.jvp = _cum_jvp("min", cummin_p)

@@ -387,3 +387,143 @@ dynamic_update_slice_p = define(
 def dynamic_update_slice(x, update, start_indices: Sequence):
     x, update = lax_args(x, update)
     return dynamic_update_slice_p.bind(x, update, *_index_args(start_indices))
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules: every primitive here is linear in its array operands.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero, deflinear, defjvp_zero, is_undefined  # noqa: E402
+
+
+def _zeros(aval):
+    return ad.zeros_like_aval(ad.tangent_aval(aval))
+
+
+def _t_broadcast_in_dim(ct, x, *, shape, broadcast_dimensions):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval)]
+    from xtrace._src.prims.reductions import reduce_sum
+    in_shape = x.aval.shape
+    sum_axes = [d for d in range(len(shape)) if d not in broadcast_dimensions]
+    sum_axes += [d for i, d in enumerate(broadcast_dimensions)
+                 if in_shape[i] == 1 and shape[d] != 1]
+    out = reduce_sum(ct, sorted(sum_axes)) if sum_axes else ct
+    return [reshape(out, in_shape)]
+
+
+deflinear(broadcast_in_dim_p, _t_broadcast_in_dim)
+
+
+def _t_reshape(ct, x, *, new_sizes, dimensions):
+    if dimensions is None or tuple(dimensions) == tuple(range(len(dimensions))):
+        return [reshape(ct, x.aval.shape)]
+    inv = tuple(np.argsort(dimensions))
+    return [transpose(reshape(ct, [x.aval.shape[d] for d in dimensions]), inv)]
+
+
+deflinear(reshape_p, _t_reshape)
+deflinear(transpose_p, lambda ct, x, *, permutation: [
+    transpose(ct, tuple(int(i) for i in np.argsort(permutation)))])
+deflinear(rev_p, lambda ct, x, *, dimensions: [rev(ct, dimensions)])
+deflinear(squeeze_p, lambda ct, x, *, dimensions: [reshape(ct, x.aval.shape)])
+deflinear(expand_dims_p, lambda ct, x, *, dimensions: [reshape(ct, x.aval.shape)])
+
+
+def _t_concatenate(ct, *xs, dimension):
+    res, start = [], 0
+    for x in xs:
+        shape = ad.get_aval(x).shape if not is_undefined(x) else x.aval.shape
+        size = shape[dimension]
+        if is_undefined(x):
+            res.append(slice_in_dim(ct, start, start + size, 1, dimension))
+        else:
+            res.append(None)
+        start += size
+    return res
+
+
+def _jvp_linear_instantiate(prim):
+    def rule(primals, tangents, **params):
+        out = prim.bind(*primals, **params)
+        if all(isinstance(t, Zero) for t in tangents):
+            return out, ad.zero_of(out)
+        return out, prim.bind(*[ad.instantiate(t) for t in tangents], **params)
+    return rule
+
+
+concatenate_p.jvp, concatenate_p.transpose = _jvp_linear_instantiate(concatenate_p), \
+    _t_concatenate
+
+
+def _t_pad(ct, x, pv, *, padding_config):
+    from xtrace._src.prims.reductions import reduce_sum
+    lo, hi, interior = zip(*padding_config) if padding_config else ((), (), ())
+    aval = ad.get_aval(ct)
+    unpad = pad(ct, np.zeros((), aval.dtype)[()], [(-a, -b, 0) for a, b in zip(lo, hi)])
+    t_x = slice(unpad, [0] * aval.ndim, ad.get_aval(unpad).shape, [i + 1 for i in interior])
+    res_x = t_x if is_undefined(x) else None
+    res_pv = None
+    if is_undefined(pv):
+        from xtrace._src.prims.elementwise import sub
+        axes = tuple(range(aval.ndim))
+        res_pv = sub(reduce_sum(ct, axes), reduce_sum(t_x, axes)) if axes else ct
+    return [res_x, res_pv]
+
+
+pad_p.jvp, pad_p.transpose = _jvp_linear_instantiate(pad_p), _t_pad
+
+
+def _t_slice(ct, x, *, start_indices, limit_indices, strides):
+    shape = x.aval.shape
+    strides = strides or (1,) * len(shape)
+    out_shape = ad.get_aval(ct).shape
+    real_limits = [s + (n - 1) * st + 1 if n else s
+                   for s, n, st in zip(start_indices, out_shape, strides)]
+    cfg = [(s, d - l, st - 1) for s, d, l, st in zip(start_indices, shape, real_limits, strides)]
+    if any(n == 0 for n in out_shape):
+        return [_zeros(x.aval)]
+    return [pad(ct, np.zeros((), x.aval.dtype)[()], cfg)]
+
+
+deflinear(slice_p, _t_slice)
+
+
+def _dyn_slice_jvp(primals, tangents, *, slice_sizes):
+    x, *idx = primals
+    out = dynamic_slice_p.bind(x, *idx, slice_sizes=slice_sizes)
+    if isinstance(tangents[0], Zero):
+        return out, ad.zero_of(out)
+    return out, dynamic_slice_p.bind(tangents[0], *idx, slice_sizes=slice_sizes)
+
+
+def _dyn_slice_transpose(ct, x, *idx, slice_sizes):
+    if isinstance(ct, Zero):
+        return [Zero(x.aval)] + [None] * len(idx)
+    return [dynamic_update_slice_p.bind(_zeros(x.aval), ct, *idx)] + [None] * len(idx)
+
+
+dynamic_slice_p.jvp, dynamic_slice_p.transpose = _dyn_slice_jvp, _dyn_slice_transpose
+
+
+def _dus_jvp(primals, tangents):
+    x, u, *idx = primals
+    tx, tu = tangents[:2]
+    out = dynamic_update_slice_p.bind(x, u, *idx)
+    if isinstance(tx, Zero) and isinstance(tu, Zero):
+        return out, ad.zero_of(out)
+    return out, dynamic_update_slice_p.bind(ad.instantiate(tx, ad.get_aval(x)),
+                                            ad.instantiate(tu, ad.get_aval(u)), *idx)
+
+
+def _dus_transpose(ct, x, u, *idx):
+    u_aval = u.aval if is_undefined(u) else ad.get_aval(u)
+    if isinstance(ct, Zero):
+        return [Zero(x.aval) if is_undefined(x) else None,
+                Zero(u_aval) if is_undefined(u) else None] + [None] * len(idx)
+    t_x = dynamic_update_slice_p.bind(ct, _zeros(u_aval), *idx) if is_undefined(x) else None
+    t_u = dynamic_slice_p.bind(ct, *idx, slice_sizes=u_aval.shape) if is_undefined(u) else None
+    return [t_x, t_u] + [None] * len(idx)
+
+
+dynamic_update_slice_p.jvp, dynamic_update_slice_p.transpose = _dus_jvp, _dus_transpose
+defjvp_zero(iota_p)

@@ -1,0 +1,431 @@
+"""Public differentiation API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev, hessian.
+
+Everything here is pytree plumbing around ``ad.jvp_flat``, ``partial_eval`` and
+``ad.backward_pass``.
+"""
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from xtrace._src import ad, core, dtypes
+from xtrace._src.ad import UndefinedPrimal, Zero
+from xtrace._src.core import get_aval
+from xtrace._src.partial_eval import PartialVal, partial_eval_flat
+from xtrace._src.tree_util import (PyTreeDef, tree_flatten, tree_map, tree_structure,
+                                   tree_unflatten)
+
+
+def _as_array(x: Any):
+    """Inputs to transformations: Python scalars and NumPy values become arrays."""
+    if isinstance(x, core.Tracer) or hasattr(x, "aval"):
+        return x
+    import xtrace.numpy as xnp
+    try:
+        return xnp.asarray(x)
+    except TypeError:
+        raise TypeError(f"{type(x).__name__} {x!r:.60} is not a valid array input for "
+                        "differentiation") from None
+
+
+def _check_inexact(name: str, aval, what: str, allow_int: bool = False) -> None:
+    if not dtypes.is_inexact(aval.dtype) and not allow_int:
+        raise TypeError(
+            f"{name} requires real- or complex-valued inputs (input dtype that is a sub-dtype of "
+            f"np.inexact), but got {aval.dtype.name} for {what}. If you want to use integer or "
+            "boolean inputs, use allow_int=True (their gradient is a float0 zero).")
+
+
+def float0_zeros(aval) -> np.ndarray:
+    return np.zeros(aval.shape, dtype=ad.float0)
+
+
+def _materialize(t: Any, primal: Any):
+    if isinstance(t, Zero):
+        aval = get_aval(primal)
+        if not dtypes.is_inexact(aval.dtype):
+            return float0_zeros(aval)
+        return ad.zeros_like_aval(ad.tangent_aval(aval))
+    return t
+
+
+def _tangent_in(t: Any, p: Any):
+    aval = get_aval(p)
+    if not dtypes.is_inexact(aval.dtype):
+        return Zero(ad.tangent_aval(aval))  # integer/bool tangents (float0) carry nothing
+    t = _as_array(t)
+    ta = get_aval(t)
+    if ta.shape != aval.shape or ta.dtype != aval.dtype:
+        raise ValueError(f"jvp: primal and tangent must have the same shape and dtype, got "
+                         f"primal {aval.str_short()} and tangent {ta.str_short()}")
+    return t
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False):
+    """Forward mode: ``(fun(*primals), d fun(primals)[tangents])`` for pytrees of arrays."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists, got "
+                        f"{type(primals).__name__} and {type(tangents).__name__}")
+    if len(primals) != len(tangents):
+        raise TypeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    p_flat, in_tree = tree_flatten(tuple(primals))
+    t_flat, t_tree = tree_flatten(tuple(tangents))
+    if in_tree != t_tree:
+        raise TypeError(f"jvp: primal and tangent trees differ: {in_tree} vs {t_tree}")
+    p_flat = [_as_array(p) for p in p_flat]
+    t_flat = [_tangent_in(t, p) for t, p in zip(t_flat, p_flat)]
+    out_tree_box: list[PyTreeDef] = []
+
+    def flat_fun(*args):
+        out = fun(*tree_unflatten(in_tree, args))
+        if has_aux:
+            out, aux = _split_aux(out, "jvp")
+            out_tree_box.append(aux)
+        leaves, tree = tree_flatten(out)
+        out_tree_box.insert(0, tree)
+        return leaves
+
+    p_out, t_out = ad.jvp_flat(flat_fun, p_flat, t_flat)
+    tree = out_tree_box[0]
+    t_out = [_materialize(t, p) for t, p in zip(t_out, p_out)]
+    res = (tree_unflatten(tree, p_out), tree_unflatten(tree, t_out))
+    if has_aux:
+        return res + (_lower_tree(out_tree_box[1]),)
+    return res
+
+
+def _split_aux(out: Any, name: str):
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{name} with has_aux=True requires the function to return a pair "
+                        f"(output, aux), got {type(out).__name__}")
+    return out[0], out[1]
+
+
+def _lower_tree(tree: Any) -> Any:
+    return tree_map(core.full_lower, tree)
+
+
+def _linearize_flat(fun: Callable, primals: list[Any]):
+    """Returns ``(primals_out, linear ClosedJaxpr over the tangents)``."""
+    n = len(primals)
+
+    def f_jvp(*args):
+        p_out, t_out = ad.jvp_flat(fun, args[:n], args[n:])
+        return list(p_out) + [ad.instantiate(t) for t in t_out]
+
+    pvals_in = ([PartialVal.known(p) for p in primals]
+                + [PartialVal.unknown(ad.tangent_aval(get_aval(p))) for p in primals])
+    jaxpr, pvals_out = partial_eval_flat(
+        f_jvp, pvals_in, lambda n_out: [False] * (n_out // 2) + [True] * (n_out // 2))
+    m = len(pvals_out) // 2
+    if not all(pv.is_known for pv in pvals_out[:m]):
+        raise RuntimeError("linearize: a primal output depends on tangents (a JVP rule bug)")
+    return [pv.const for pv in pvals_out[:m]], jaxpr
+
+
+def linearize(fun: Callable, *primals: Any, has_aux: bool = False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the linearized function
+    (the primal computation is done once, here)."""
+    p_flat, in_tree = tree_flatten(primals)
+    p_flat = [_as_array(p) for p in p_flat]
+    out_tree_box: list[Any] = []
+    aux_box: list[Any] = []
+
+    def flat_fun(*args):
+        out = fun(*tree_unflatten(in_tree, args))
+        if has_aux:
+            out, aux = _split_aux(out, "linearize")
+            aux_box.append(aux)
+        leaves, tree = tree_flatten(out)
+        out_tree_box.append(tree)
+        return leaves
+
+    p_out, jaxpr = _linearize_flat(flat_fun, p_flat)
+    out_tree = out_tree_box[0]
+
+    def f_jvp(*tangents):
+        t_flat, t_tree = tree_flatten(tangents)
+        if t_tree != in_tree:
+            raise TypeError(f"linearized function expected tangents with structure {in_tree}, "
+                            f"got {t_tree}")
+        t_flat = [ad.instantiate(_tangent_in(t, p)) for t, p in zip(t_flat, p_flat)]
+        from xtrace._src.staging import eval_jaxpr
+        outs = eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, t_flat)
+        return tree_unflatten(out_tree, outs)
+
+    res = (tree_unflatten(out_tree, p_out), f_jvp)
+    if has_aux:
+        return res + (_lower_tree(aux_box[0]),)
+    return res
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
+    """``(fun(*primals), f_vjp)`` where ``f_vjp(cotangent)`` returns one cotangent per primal."""
+    p_flat, in_tree = tree_flatten(primals)
+    p_flat = [_as_array(p) for p in p_flat]
+    out_tree_box: list[Any] = []
+    aux_box: list[Any] = []
+
+    def flat_fun(*args):
+        out = fun(*tree_unflatten(in_tree, args))
+        if has_aux:
+            out, aux = _split_aux(out, "vjp")
+            aux_box.append(aux)
+        leaves, tree = tree_flatten(out)
+        out_tree_box.append(tree)
+        return leaves
+
+    p_out, jaxpr = _linearize_flat(flat_fun, p_flat)
+    out_tree = out_tree_box[0]
+    out_avals = [get_aval(p) for p in p_out]
+
+    def f_vjp(ct):
+        ct_flat, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"vjp: cotangent structure {ct_tree} does not match the output "
+                            f"structure {out_tree}")
+        cts = []
+        for c, a in zip(ct_flat, out_avals):
+            c = _as_array(c) if not isinstance(c, Zero) else c
+            if not isinstance(c, Zero):
+                ca = get_aval(c)
+                if ca.shape != a.shape:
+                    raise ValueError(f"vjp: cotangent shape {ca.shape} does not match the output "
+                                     f"shape {a.shape}")
+            cts.append(c)
+        args = [UndefinedPrimal(v.aval) for v in jaxpr.jaxpr.invars]
+        cts_in = ad.backward_pass(jaxpr.jaxpr, jaxpr.consts, args, cts)
+        cts_in = [_materialize(c, p) for c, p in zip(cts_in, p_flat)]
+        return tree_unflatten(in_tree, cts_in)
+
+    res = (tree_unflatten(out_tree, p_out), f_vjp)
+    if has_aux:
+        return res + (_lower_tree(aux_box[0]),)
+    return res
+
+
+def _argnums_tuple(argnums) -> tuple[tuple[int, ...], bool]:
+    if isinstance(argnums, int):
+        return (argnums,), True
+    return tuple(operator.index(a) for a in argnums), False
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False, allow_int: bool = False) -> Callable:
+    """A function returning ``(fun(*args), gradient w.r.t. args[argnums])``."""
+    nums, single = _argnums_tuple(argnums)
+
+    @functools.wraps(fun)
+    def vg(*args, **kwargs):
+        for i in nums:
+            if not -len(args) <= i < len(args):
+                raise TypeError(f"differentiating with respect to argnums={argnums} requires at "
+                                f"least {max(nums) + 1} positional arguments, got {len(args)}")
+        nums_n = tuple(i % len(args) for i in nums)
+        diff_args = [args[i] for i in nums_n]
+        for i, a in zip(nums_n, diff_args):
+            for leaf in tree_flatten(a)[0]:
+                aval = get_aval(_as_array(leaf))
+                _check_inexact("grad", aval, f"argument {i}", allow_int)
+                if holomorphic and not dtypes.is_complex(aval.dtype):
+                    raise TypeError("grad with holomorphic=True requires complex inputs, got "
+                                    f"{aval.dtype.name} for argument {i}")
+
+        def f_partial(*dargs):
+            full = list(args)
+            for i, d in zip(nums_n, dargs):
+                full[i] = d
+            return fun(*full, **kwargs)
+
+        if has_aux:
+            ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True)
+        else:
+            ans, f_vjp = vjp(f_partial, *diff_args)
+        leaves = tree_flatten(ans)[0]
+        if len(leaves) != 1 or get_aval(leaves[0]).shape != ():
+            shape = get_aval(leaves[0]).shape if len(leaves) == 1 else None
+            raise TypeError("Gradient only defined for scalar-output functions. Output "
+                            + (f"had shape: {shape}." if shape is not None else
+                               f"was a pytree with {len(leaves)} leaves.")
+                            + " Use jacrev/jacfwd or vjp for non-scalar outputs.")
+        out_aval = get_aval(leaves[0])
+        if holomorphic:
+            if not dtypes.is_complex(out_aval.dtype):
+                raise TypeError("grad with holomorphic=True requires a complex output")
+        elif not dtypes.is_float(out_aval.dtype):
+            raise TypeError(
+                "grad requires real-valued outputs (output dtype that is a sub-dtype of "
+                f"np.floating), but got {out_aval.dtype.name}. For holomorphic differentiation, "
+                "pass holomorphic=True.")
+        ct = _ones_like(leaves[0])
+        grads = f_vjp(tree_unflatten(tree_structure(ans), [ct]))
+        g = grads[0] if single else tuple(grads)
+        if has_aux:
+            return (ans, aux), g
+        return ans, g
+
+    return vg
+
+
+def _ones_like(x):
+    from xtrace._src import lax
+    aval = get_aval(x)
+    return lax.broadcast_in_dim(np.ones((), aval.dtype)[()], aval.shape, ())
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False, allow_int: bool = False) -> Callable:
+    """The gradient of scalar-valued ``fun`` with respect to ``args[argnums]`` (reverse mode)."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    @functools.wraps(fun)
+    def g(*args, **kwargs):
+        if has_aux:
+            (_, aux), gr = vg(*args, **kwargs)
+            return gr, aux
+        return vg(*args, **kwargs)[1]
+
+    return g
+
+
+# ---- Jacobians (one JVP/VJP per basis vector; stacked) ----
+
+
+def _std_basis(leaves: list[Any]) -> list[list[Any]]:
+    """For each scalar position across ``leaves``, the one-hot tangent list."""
+    import xtrace.numpy as xnp
+    sizes = [get_aval(x).size for x in leaves]
+    total = sum(sizes)
+    basis = []
+    for k in range(total):
+        vecs = []
+        off = 0
+        for x, n in zip(leaves, sizes):
+            aval = get_aval(x)
+            if off <= k < off + n:
+                e = np.zeros(n, aval.dtype)
+                e[k - off] = 1
+                vecs.append(xnp.asarray(e.reshape(aval.shape)))
+            else:
+                vecs.append(xnp.zeros(aval.shape, aval.dtype))
+            off += n
+        basis.append(vecs)
+    return basis
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable:
+    """Jacobian by forward mode: output shape is ``out.shape + in.shape``."""
+    nums, single = _argnums_tuple(argnums)
+
+    def jac(*args):
+        import xtrace.numpy as xnp
+        diff = [_as_array_tree(args[i]) for i in nums]
+        d_leaves, d_tree = tree_flatten(tuple(diff))
+        for x in d_leaves:
+            _check_inexact("jacfwd", get_aval(x), "an input")
+
+        def f_flat(*leaves):
+            dargs = tree_unflatten(d_tree, leaves)
+            full = list(args)
+            for i, d in zip(nums, dargs):
+                full[i] = d
+            out = fun(*full)
+            return out
+
+        cols = []
+        out_p = aux = None
+        for basis in _std_basis(d_leaves):
+            res = jvp(lambda *ls: f_flat(*ls), tuple(d_leaves), tuple(basis), has_aux=has_aux)
+            out_p, t = res[0], res[1]
+            if has_aux:
+                aux = res[2]
+            cols.append(tree_flatten(t)[0])
+        out_leaves, out_tree = tree_flatten(out_p)
+        # Jacobian leaf for (output leaf o, input leaf i): shape o.shape + i.shape.
+        result_per_out = []
+        for oi, o in enumerate(out_leaves):
+            oshape = get_aval(o).shape
+            per_in = []
+            off = 0
+            for x in d_leaves:
+                n = get_aval(x).size
+                if cols:
+                    block = xnp.stack([c[oi] for c in cols[off:off + n]], axis=-1) if n else \
+                        xnp.zeros(oshape + (0,), get_aval(o).dtype)
+                else:
+                    block = xnp.zeros(oshape + (0,), get_aval(o).dtype)
+                per_in.append(xnp.reshape(block, oshape + get_aval(x).shape))
+                off += n
+            per_in_tree = tree_unflatten(d_tree, per_in)
+            result_per_out.append(per_in_tree[0] if single else per_in_tree)
+        out = tree_unflatten(out_tree, result_per_out)
+        return (out, aux) if has_aux else out
+
+    return jac
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False, allow_int: bool = False) -> Callable:
+    """Jacobian by reverse mode: output shape is ``out.shape + in.shape``."""
+    nums, single = _argnums_tuple(argnums)
+
+    def jac(*args):
+        import xtrace.numpy as xnp
+        diff = tuple(_as_array_tree(args[i]) for i in nums)
+
+        def f_partial(*dargs):
+            full = list(args)
+            for i, d in zip(nums, dargs):
+                full[i] = d
+            return fun(*full)
+
+        if has_aux:
+            out, f_vjp, aux = vjp(f_partial, *diff, has_aux=True)
+        else:
+            out, f_vjp = vjp(f_partial, *diff)
+        out_leaves, out_tree = tree_flatten(out)
+        d_leaves, d_tree = tree_flatten(diff)
+        rows = []  # per output basis vector: flat list of input cotangents
+        for basis in _std_basis(out_leaves):
+            cts = f_vjp(tree_unflatten(out_tree, basis))
+            rows.append(tree_flatten(cts)[0])
+        result_per_out = []
+        off = 0
+        for o in out_leaves:
+            oa = get_aval(o)
+            per_in = []
+            for j, x in enumerate(d_leaves):
+                xa = get_aval(x)
+                if oa.size:
+                    block = xnp.stack([r[j] for r in rows[off:off + oa.size]], axis=0)
+                else:
+                    block = xnp.zeros((0,) + xa.shape, xa.dtype)
+                per_in.append(xnp.reshape(block, oa.shape + xa.shape))
+            off += oa.size
+            per_in_tree = tree_unflatten(d_tree, per_in)
+            result_per_out.append(per_in_tree[0] if single else per_in_tree)
+        res = tree_unflatten(out_tree, result_per_out)
+        return (res, aux) if has_aux else res
+
+    return jac
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False) -> Callable:
+    """Hessian as forward-over-reverse: ``jacfwd(jacrev(fun))``."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)
+
+
+def _as_array_tree(x: Any) -> Any:
+    return tree_map(_as_array, x)
+
+
+_ = (Zero, UndefinedPrimal)

@@ -1,0 +1,1 @@
+"""Implementation of ``xtrace.nn``: activations, softmax/logsumexp, one_hot, initializers."""
