@@ -12,12 +12,14 @@ from xtrace._src.config import config, enable_x64
 from xtrace._src.core import ShapedArray
 from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad,
                              vjp)
+from xtrace._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
 from xtrace import lax, numpy, tree_util  # noqa: F401
 
 __version__ = "0.1.0"
 
 __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad", "jvp", "vjp",
-           "linearize", "jacfwd", "jacrev", "hessian", "devices", "local_devices",
+           "linearize", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
+           "remat", "devices", "local_devices",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
            "enable_x64", "live_buffer_count", "lax", "numpy", "tree_util"]

@@ -25,3 +25,4 @@ from xtrace._src.prims.conv import (  # noqa: F401
 from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
 from xtrace._src.prims.control_flow import (  # noqa: F401
     cond, fori_loop, map, scan, switch, while_loop)
+from xtrace._src.custom_derivatives import stop_gradient  # noqa: F401,E402

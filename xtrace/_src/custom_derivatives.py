@@ -1,0 +1,428 @@
+"""User-defined derivatives (custom_jvp, custom_vjp), checkpoint/remat and stop_gradient.
+
+Each is a primitive holding the traced function as a Jaxpr, so the rule survives staging:
+``grad(jit(f))`` re-binds the primitive under the JVP trace and finds the user's rule.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from xtrace._src import ad, core, dtypes, lowering
+from xtrace._src.ad import UndefinedPrimal, Zero, is_undefined
+from xtrace._src.core import ClosedJaxpr, Jaxpr, JaxprEqn, get_aval
+from xtrace._src.staging import eval_jaxpr, trace_to_jaxpr
+from xtrace._src.tree_util import tree_flatten, tree_map, tree_unflatten
+
+
+def _eval_closed(closed: ClosedJaxpr, *args):
+    return eval_jaxpr(closed.jaxpr, closed.consts, args)
+
+
+def _inline_lower(ctx, *args, jaxpr: ClosedJaxpr, **_):
+    consts = [ctx.constant(np.asarray(c), v.aval)
+              for c, v in zip(jaxpr.consts, jaxpr.jaxpr.constvars)]
+    return lowering.lower_jaxpr_body(ctx.emitter, jaxpr.jaxpr, consts, list(args), ctx.module)
+
+
+def _trace_flat(fun: Callable, avals, name: str) -> ClosedJaxpr:
+    closed = trace_to_jaxpr(fun, avals, name)
+    j = closed.jaxpr
+    if j.constvars:  # hoist constants into inputs so params carry no arrays
+        raise AssertionError("use _hoisted")
+    return closed
+
+
+def _hoisted(fun: Callable, avals, name: str) -> tuple[ClosedJaxpr, list[Any]]:
+    closed = trace_to_jaxpr(fun, avals, name)
+    j = closed.jaxpr
+    return (ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), []),
+            list(closed.consts))
+
+
+def _resolve_args(fun: Callable, args: tuple, kwargs: dict) -> tuple:
+    if not kwargs:
+        return args
+    sig = inspect.signature(fun)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# stop_gradient
+
+def _identity_lower(ctx, x):
+    return x
+
+
+stop_gradient_p = core.register(core.Primitive("stop_gradient"))
+stop_gradient_p.abstract_eval = lambda x: x
+stop_gradient_p.lower = _identity_lower
+ad.defjvp_zero(stop_gradient_p)
+
+
+def stop_gradient(x: Any) -> Any:
+    """The identity, with a zero derivative (applied to every leaf of a pytree)."""
+    def leaf(v):
+        aval = get_aval(v)
+        if not dtypes.is_inexact(aval.dtype):
+            return v
+        return stop_gradient_p.bind(v)
+    return tree_map(leaf, x)
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_jvp
+
+custom_jvp_call_p = core.register(core.Primitive("custom_jvp_call", multiple_results=True))
+custom_jvp_call_p.abstract_eval = lambda *avals, jaxpr, jvp, num_consts: jaxpr.out_avals
+custom_jvp_call_p.lower = _inline_lower
+custom_jvp_call_p.impl = lambda *args, jaxpr, jvp, num_consts: _eval_closed(jaxpr, *args)
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, jaxpr, jvp, num_consts):
+    # Closed-over values (the first num_consts operands) are treated as constants.
+    consts, primals = primals[:num_consts], primals[num_consts:]
+    tangents = tangents[num_consts:]
+    tangents = [ad.instantiate(t) if dtypes.is_inexact(get_aval(p).dtype) else t
+                for t, p in zip(tangents, primals)]
+    out, t_out = jvp(consts, primals, tangents)
+    return out, t_out
+
+
+custom_jvp_call_p.jvp = _custom_jvp_call_jvp
+
+
+class custom_jvp:
+    """A function with a user-defined JVP: ``f.defjvp(rule)`` where
+    ``rule(primals, tangents) -> (primal_out, tangent_out)``; or ``f.defjvps(*partials)``."""
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp: Callable | None = None
+
+    def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *jvps: Callable | None) -> None:
+        def jvp(primals, tangents):
+            ans = self(*primals)
+            t_out = None
+            for fn, t in zip(jvps, tangents):
+                if fn is None:
+                    continue
+                contrib = fn(t, ans, *primals)
+                t_out = contrib if t_out is None else tree_map(lambda a, b: a + b, t_out,
+                                                               contrib)
+            if t_out is None:
+                t_out = tree_map(lambda a: ad.zeros_like_aval(ad.tangent_aval(get_aval(a))),
+                                 ans)
+            return ans, t_out
+        self.jvp = jvp
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if self.jvp is None:
+            raise AttributeError(f"No JVP defined for custom_jvp function {self.__name__} "
+                                 "using defjvp.")
+        args = _resolve_args(self.fun, args, kwargs)
+        nd = {i % len(args) for i in self.nondiff_argnums}
+        static = {i: args[i] for i in nd}
+        dyn = [a for i, a in enumerate(args) if i not in nd]
+        leaves, in_tree = tree_flatten(tuple(dyn))
+        from xtrace._src.api import _as_array
+        leaves = [_as_array(x) for x in leaves]
+        out_tree_box = []
+
+        def full_args(dyn_args):
+            it = iter(dyn_args)
+            return [static[i] if i in static else next(it) for i in range(len(args))]
+
+        def flat_fun(*xs):
+            out = self.fun(*full_args(tree_unflatten(in_tree, xs)))
+            out_leaves, out_tree = tree_flatten(out)
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in leaves], self.__name__)
+        out_tree = out_tree_box[0]
+        user_jvp = self.jvp
+        nondiff = [static[i] for i in sorted(nd)]
+
+        def flat_jvp(consts_, primals, tangents):
+            p = tree_unflatten(in_tree, primals)
+            t = tree_unflatten(in_tree, [ad.instantiate(x) if isinstance(x, Zero) else x
+                                         for x in tangents])
+            res = user_jvp(*nondiff, tuple(p), tuple(t)) if nondiff else user_jvp(tuple(p),
+                                                                                   tuple(t))
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise TypeError(f"custom_jvp rule of {self.__name__} must return a pair "
+                                "(primal_out, tangent_out)")
+            po, to = res
+            po_leaves, po_tree = tree_flatten(po)
+            to_leaves, to_tree = tree_flatten(to)
+            if po_tree != out_tree or to_tree != out_tree:
+                raise TypeError(
+                    f"custom_jvp rule of {self.__name__} returned primal/tangent outputs with "
+                    f"structures {po_tree} / {to_tree}, but the function returns {out_tree}")
+            return po_leaves, to_leaves
+
+        outs = custom_jvp_call_p.bind(*consts, *leaves, jaxpr=jaxpr, jvp=flat_jvp,
+                                      num_consts=len(consts))
+        return tree_unflatten(out_tree, outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_vjp
+
+custom_vjp_call_p = core.register(core.Primitive("custom_vjp_call", multiple_results=True))
+custom_vjp_call_p.abstract_eval = lambda *avals, jaxpr, fwd, bwd, num_consts: jaxpr.out_avals
+custom_vjp_call_p.lower = _inline_lower
+custom_vjp_call_p.impl = lambda *args, jaxpr, fwd, bwd, num_consts: _eval_closed(jaxpr, *args)
+
+custom_lin_p = core.register(core.Primitive("custom_lin", multiple_results=True))
+custom_lin_p.abstract_eval = lambda *avals, num_res, bwd, out_avals: list(out_avals)
+
+
+def _custom_lin_impl(*args, num_res, bwd, out_avals):
+    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+
+
+custom_lin_p.impl = _custom_lin_impl
+
+
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals):
+    res = args[:num_res]
+    cts = [ad.instantiate(c, a) for c, a in zip(cts, out_avals)]
+    cts_in = bwd(list(res), cts)
+    return [None] * num_res + list(cts_in)
+
+
+custom_lin_p.transpose = _custom_lin_transpose
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, jaxpr, fwd, bwd, num_consts):
+    primals = primals[num_consts:]
+    tangents = tangents[num_consts:]
+    outs, res = fwd(primals)
+    out_avals = tuple(ad.tangent_aval(get_aval(o)) for o in outs)
+    diff = [dtypes.is_inexact(get_aval(p).dtype) for p in primals]
+    ts = [ad.instantiate(t) for t, d in zip(tangents, diff) if d]
+    t_out = custom_lin_p.bind(*res, *ts, num_res=len(res), bwd=_BwdDiffOnly(bwd, diff),
+                              out_avals=out_avals)
+    return outs, t_out
+
+
+class _BwdDiffOnly:
+    """The user's bwd, returning cotangents for the differentiable inputs only."""
+
+    def __init__(self, bwd, diff):
+        self.bwd, self.diff = bwd, diff
+
+    def __call__(self, res, cts):
+        cts_in = self.bwd(res, cts)
+        return [c for c, d in zip(cts_in, self.diff) if d]
+
+
+custom_vjp_call_p.jvp = _custom_vjp_call_jvp
+
+
+class custom_vjp:
+    """A function with a user-defined VJP: ``f.defvjp(fwd, bwd)`` where
+    ``fwd(*args) -> (out, residuals)`` and ``bwd(residuals, g) -> tuple of input cotangents``."""
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
+        self.fwd, self.bwd = fwd, bwd
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if self.fwd is None:
+            raise AttributeError(f"No VJP defined for custom_vjp function {self.__name__} "
+                                 "using defvjp.")
+        args = _resolve_args(self.fun, args, kwargs)
+        nd = {i % len(args) for i in self.nondiff_argnums}
+        static = {i: args[i] for i in nd}
+        nondiff = [static[i] for i in sorted(nd)]
+        dyn = [a for i, a in enumerate(args) if i not in nd]
+        leaves, in_tree = tree_flatten(tuple(dyn))
+        from xtrace._src.api import _as_array
+        leaves = [_as_array(x) for x in leaves]
+        out_tree_box = []
+        name = self.__name__
+
+        def full_args(dyn_args):
+            it = iter(dyn_args)
+            return [static[i] if i in static else next(it) for i in range(len(args))]
+
+        def flat_fun(*xs):
+            out = self.fun(*full_args(tree_unflatten(in_tree, xs)))
+            out_leaves, out_tree = tree_flatten(out)
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in leaves], name)
+        out_tree = out_tree_box[0]
+        user_fwd, user_bwd = self.fwd, self.bwd
+        res_tree_box = []
+
+        def flat_fwd(primals):
+            res = user_fwd(*full_args(tree_unflatten(in_tree, primals)))
+            if not (isinstance(res, (tuple, list)) and len(res) == 2):
+                raise TypeError(f"custom_vjp fwd of {name} must return a pair "
+                                "(output, residuals)")
+            out, residuals = res
+            out_leaves, tree = tree_flatten(out)
+            if tree != out_tree:
+                raise TypeError(f"custom_vjp fwd of {name} returned an output with structure "
+                                f"{tree}, but the function returns {out_tree}")
+            res_leaves, res_tree = tree_flatten(residuals)
+            res_tree_box.append(res_tree)
+            return out_leaves, res_leaves
+
+        def flat_bwd(res_leaves, cts):
+            residuals = tree_unflatten(res_tree_box[-1], res_leaves)
+            g = tree_unflatten(out_tree, cts)
+            cts_in = user_bwd(*nondiff, residuals, g)
+            if not isinstance(cts_in, (tuple, list)):
+                raise TypeError(f"custom_vjp bwd of {name} must return a tuple with one "
+                                f"cotangent per (non-static) argument, got "
+                                f"{type(cts_in).__name__}")
+            ct_leaves, ct_tree = tree_flatten(tuple(cts_in), is_leaf=lambda x: x is None)
+            if len(cts_in) != len(dyn) or len(ct_leaves) != len(leaves):
+                raise TypeError(
+                    f"custom_vjp bwd of {name} returned {len(cts_in)} cotangents with "
+                    f"structure {ct_tree}, but the primal inputs have structure {in_tree}")
+            return [ad.zeros_like_aval(ad.tangent_aval(get_aval(p))) if c is None else c
+                    for c, p in zip(ct_leaves, leaves)]
+
+        outs = custom_vjp_call_p.bind(*consts, *leaves, jaxpr=jaxpr, fwd=flat_fwd,
+                                      bwd=flat_bwd, num_consts=len(consts))
+        return tree_unflatten(out_tree, outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint / remat
+
+
+remat_p = core.register(core.Primitive("remat", multiple_results=True))
+remat_p.abstract_eval = lambda *avals, jaxpr, prevent_cse: jaxpr.out_avals
+remat_p.lower = _inline_lower
+remat_p.impl = lambda *args, jaxpr, prevent_cse: _eval_closed(jaxpr, *args)
+
+
+def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool]) -> Jaxpr:
+    """``jaxpr`` keeping only the selected outputs and the equations they need."""
+    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
+    live = {v for v in outvars if isinstance(v, core.Var)}
+    eqns = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in live for v in eqn.outputs):
+            eqns.append(eqn)
+            live.update(x for x in eqn.inputs if isinstance(x, core.Var))
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns[::-1], outvars)
+
+
+def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse):
+    n = len(primals)
+    diff = [dtypes.is_inexact(get_aval(p).dtype) for p in primals]
+    ts = [ad.instantiate(t) if d else ad.zeros_like_aval(ad.tangent_aval(get_aval(p)))
+          for t, p, d in zip(tangents, primals, diff)]
+
+    def jvp_fun(*args):
+        po, to = ad.jvp_flat(lambda *a: _eval_closed(jaxpr, *a), args[:n], args[n:])
+        return list(po) + [ad.instantiate(t, a) for t, a in zip(to, jaxpr.out_avals)]
+
+    avals = [get_aval(p) for p in primals] + [get_aval(t) for t in ts]
+    jvp_jaxpr, consts = _hoisted(jvp_fun, avals, "remat_jvp")
+    outs = remat_p.bind(*consts, *primals, *ts, jaxpr=jvp_jaxpr, prevent_cse=prevent_cse)
+    m = len(jaxpr.out_avals)
+    return outs[:m], outs[m:]
+
+
+def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
+    """Known part computes only the primal outputs (no residuals kept beyond the inputs);
+    the unknown part re-runs the whole JVP from the inputs in the backward pass."""
+    known = [t.pval.is_known for t in tracers]
+    j = jaxpr.jaxpr
+    m = len(j.outvars)
+    # Outputs computable from known inputs alone.
+    known_vars = {v for v, k in zip(j.invars, known) if k}
+    for eqn in j.eqns:
+        if all(isinstance(x, core.Literal) or x in known_vars for x in eqn.inputs):
+            known_vars.update(eqn.outputs)
+    out_known = [isinstance(v, core.Literal) or v in known_vars for v in j.outvars]
+    if not any(out_known):
+        return trace.default_process(remat_p, tracers, dict(jaxpr=jaxpr,
+                                                            prevent_cse=prevent_cse))
+    known_jaxpr = dce_jaxpr(j, out_known)
+    known_in = [t.pval.const if k else ad.zeros_like_aval(t.aval)
+                for t, k in zip(tracers, known)]
+    known_outs = remat_p.bind(*known_in, jaxpr=ClosedJaxpr(known_jaxpr, []),
+                              prevent_cse=prevent_cse)
+    unknown_jaxpr = ClosedJaxpr(dce_jaxpr(j, [not k for k in out_known]), [])
+    unknown_outs = trace.default_process(remat_p, tracers,
+                                         dict(jaxpr=unknown_jaxpr, prevent_cse=prevent_cse))
+    it_k, it_u = iter(known_outs), iter(unknown_outs)
+    return [trace.pure(next(it_k)) if k else next(it_u) for k in out_known]
+
+
+def _remat_transpose(cts, *args, jaxpr, prevent_cse):
+    res = ad.backward_pass(jaxpr.jaxpr, jaxpr.consts, list(args), list(cts))
+    return [None if not is_undefined(a) else r for a, r in zip(args, res)]
+
+
+remat_p.jvp = _remat_jvp
+remat_p.partial_eval = _remat_partial_eval
+remat_p.transpose = _remat_transpose
+
+
+def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
+               static_argnums: Sequence[int] = ()) -> Callable:
+    """Recompute ``fun``'s intermediates in the backward pass instead of storing them
+    (only its inputs are kept as residuals). Alias: ``remat``."""
+    static = set(static_argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        args = _resolve_args(fun, args, kwargs)
+        dyn = [a for i, a in enumerate(args) if i not in static]
+        leaves, in_tree = tree_flatten(tuple(dyn))
+        from xtrace._src.api import _as_array
+        leaves = [_as_array(x) for x in leaves]
+        out_tree_box = []
+
+        def flat_fun(*xs):
+            it = iter(tree_unflatten(in_tree, xs))
+            full = [args[i] if i in static else next(it) for i in range(len(args))]
+            out_leaves, out_tree = tree_flatten(fun(*full))
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in leaves],
+                                 getattr(fun, "__name__", "checkpoint"))
+        outs = remat_p.bind(*consts, *leaves, jaxpr=jaxpr, prevent_cse=prevent_cse)
+        return tree_unflatten(out_tree_box[0], outs)
+
+    return wrapped
+
+
+remat = checkpoint
+
+_ = (UndefinedPrimal, JaxprEqn, _trace_flat)
