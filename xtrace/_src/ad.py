@@ -84,6 +84,12 @@ class JVPTracer(Tracer):
     def aval(self) -> ShapedArray:
         return get_aval(self.primal)
 
+    def to_concrete(self) -> Any:
+        return core.concrete(self.primal)
+
+    def escape(self) -> Any:
+        return self.primal
+
 
 class JVPTrace(Trace):
     def pure(self, val: Any) -> JVPTracer:

@@ -108,7 +108,7 @@ def _split_aux(out: Any, name: str):
 
 
 def _lower_tree(tree: Any) -> Any:
-    return tree_map(core.full_lower, tree)
+    return tree_map(lambda x: core.strip_dead_tracers(core.full_lower(x)), tree)
 
 
 def _linearize_flat(fun: Callable, primals: list[Any]):

@@ -228,6 +228,21 @@ def full_lower(x: Any) -> Any:
     return x.full_lower() if isinstance(x, Tracer) else x
 
 
+def concrete(x: Any) -> Any:
+    """``x`` itself if not a tracer, else its concrete value or None."""
+    return x.to_concrete() if isinstance(x, Tracer) else x
+
+
+def strip_dead_tracers(x: Any) -> Any:
+    """Values computed inside a transformation that has finished, as ordinary values."""
+    while isinstance(x, Tracer) and x._trace.main.level >= len(_state.stack):
+        inner = x.escape()
+        if inner is x:
+            break
+        x = inner
+    return x
+
+
 _state = _State()
 
 
@@ -252,6 +267,22 @@ class Tracer:
     def full_lower(self) -> Any:
         return self
 
+    def escape(self) -> Any:
+        """What this tracer stands for once its trace is gone (the primal of a JVP tracer,
+        a known value); ``self`` if nothing."""
+        return self
+
+    def to_concrete(self) -> Any:
+        """The concrete value behind this tracer if it has one (e.g. the primal of a JVP
+        tracer outside jit), else None."""
+        return None
+
+    def _concrete_or_raise(self, what: str):
+        val = self.to_concrete()
+        if val is None:
+            raise ConcretizationError(self, what)
+        return val
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of unsized object (a 0-d traced array)")
@@ -263,28 +294,28 @@ class Tracer:
         return (self[i] for i in range(self.shape[0]))
 
     def __bool__(self):
-        raise ConcretizationError(self, "bool")
+        return bool(self._concrete_or_raise("bool"))
 
     def __int__(self):
-        raise ConcretizationError(self, "int")
+        return int(self._concrete_or_raise("int"))
 
     def __float__(self):
-        raise ConcretizationError(self, "float")
+        return float(self._concrete_or_raise("float"))
 
     def __complex__(self):
-        raise ConcretizationError(self, "complex")
+        return complex(self._concrete_or_raise("complex"))
 
     def __index__(self):
-        raise ConcretizationError(self, "index")
+        return self._concrete_or_raise("index").__index__()
 
     def __array__(self, *args, **kwargs):
-        raise ConcretizationError(self, "numpy")
+        return self._concrete_or_raise("numpy").__array__(*args, **kwargs)
 
     def item(self):
-        raise ConcretizationError(self, "item")
+        return self._concrete_or_raise("item").item()
 
     def tolist(self):
-        raise ConcretizationError(self, "tolist")
+        return self._concrete_or_raise("tolist").tolist()
 
     def __hash__(self):
         raise TypeError(f"unhashable type: traced array {self.aval.str_short()}")

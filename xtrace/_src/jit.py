@@ -73,7 +73,22 @@ class _Entry:
     """One compiled specialization of a jitted function."""
 
     __slots__ = ("jaxpr", "out_tree", "exe", "const_bufs", "consts", "text", "donated",
-                 "out_avals", "name", "handlers", "single_out")
+                 "out_avals", "name", "handlers", "single_out", "device", "cacheable")
+
+
+def _lower_entry(e: _Entry) -> str:
+    if e.text is None:
+        e.text = lowering.lower_module(e.jaxpr, f"jit_{e.name}", donated=e.donated)
+    return e.text
+
+
+def _compile_entry(e: _Entry) -> None:
+    """Lower and compile ``e`` and put its constants on its device (first eager call)."""
+    dev = e.device
+    exe = backend.compile(_lower_entry(e), None if dev is None else (dev,))
+    e.handlers = backend.result_handlers(e.out_avals, dev)
+    e.const_bufs = [to_buffer(c, core.get_aval(c), dev) for c in e.consts]
+    e.exe = exe
 
 
 def _leaf_paths(tree: Any) -> list[str]:
@@ -118,9 +133,11 @@ class Lowered:
         self._entry, self._fun = entry, fun
 
     def as_text(self) -> str:
-        return self._entry.text
+        return _lower_entry(self._entry)
 
     def compile(self) -> "Compiled":
+        if self._entry.exe is None:
+            _compile_entry(self._entry)
         return Compiled(self._entry, self._fun)
 
 
@@ -228,10 +245,12 @@ class JitFunction:
             entry = self._specialize(key, in_tree, avals, statics, args, kwargs, dyn_args,
                                      donate_mask_args, device)
         tracing = core._state.dynamic_level > 0 or any(isinstance(x, Tracer) for x in leaves)
-        if tracing or entry.exe is None:
+        if tracing or not entry.cacheable:
             outs = jit_call_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=entry.name,
                                    donated=entry.donated)
             return tree_unflatten(entry.out_tree, outs)
+        if entry.exe is None:
+            _compile_entry(entry)
         bufs = entry.const_bufs + [to_buffer(x, a, device) for x, a in zip(leaves, avals)]
         outs = backend.execute(entry.exe, bufs, entry.handlers)
         if any(entry.donated):
@@ -314,14 +333,11 @@ class JitFunction:
             e.out_avals = jaxpr.out_avals
             e.single_out = e.out_tree.node_type is None  # the function returns one array
             e.donated = tuple([False] * len(consts) + leaf_donated)
-            e.text = lowering.lower_module(jaxpr, f"jit_{self._name}", donated=e.donated)
-            if any(isinstance(c, Tracer) for c in consts):
-                e.exe, e.const_bufs = None, []  # closes over an outer trace: not cacheable
-                return e
-            e.exe = backend.compile(e.text, None if device is None else (device,))
-            e.handlers = backend.result_handlers(e.out_avals, device)
-            e.const_bufs = [to_buffer(c, core.get_aval(c), device) for c in consts]
-            self._cache[key] = e
+            e.text = e.exe = None  # lowered and compiled on first eager use (not when nested)
+            e.device = device
+            e.cacheable = not any(isinstance(c, Tracer) for c in consts)
+            if e.cacheable:  # else it closes over an outer trace: valid for this call only
+                self._cache[key] = e
             return e
 
     # ---- ahead-of-time API ----

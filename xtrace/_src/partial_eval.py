@@ -69,6 +69,12 @@ class PartialEvalTracer(Tracer):
             return core.full_lower(self.pval.const)
         return self
 
+    def to_concrete(self) -> Any:
+        return core.concrete(self.pval.const) if self.pval.is_known else None
+
+    def escape(self) -> Any:
+        return self.pval.const if self.pval.is_known else self
+
 
 class PartialEvalTrace(Trace):
     def new_arg(self, pval: PartialVal) -> PartialEvalTracer:

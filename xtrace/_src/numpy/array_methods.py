@@ -93,9 +93,25 @@ _PROPERTIES = {
 }
 
 
+# NumPy ndarray methods that are the xtrace.numpy function of the same name.
+_SAME_NAME_METHODS = ("argsort", "sort", "take", "nonzero", "searchsorted", "cumsum", "cumprod",
+                      "var", "std", "round", "repeat", "trace", "diagonal", "ptp", "compress",
+                      "choose", "conj")
+
+
+def _same_name_method(name):
+    def method(self, *args, **kwargs):
+        return getattr(xnp, name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
 def _install(cls) -> None:
+    for name in _SAME_NAME_METHODS:
+        setattr(cls, name, _same_name_method(name))
     for name, fn in {**_OPERATORS, **_METHODS, **_PROPERTIES}.items():
         setattr(cls, name, fn)
+    cls.__round__ = lambda self, ndigits=None: xnp.round(self, ndigits or 0)
 
 
 for _cls in (Array, Tracer):
