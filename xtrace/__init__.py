@@ -14,7 +14,7 @@ from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, valu
                              vjp)
 from xtrace._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
-from xtrace import lax, numpy, tree_util  # noqa: F401
+from xtrace import lax, nn, numpy, random, tree_util  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -22,4 +22,4 @@ __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad"
            "linearize", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
            "remat", "devices", "local_devices",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
-           "enable_x64", "live_buffer_count", "lax", "numpy", "tree_util"]
+           "enable_x64", "live_buffer_count", "lax", "nn", "numpy", "random", "tree_util"]

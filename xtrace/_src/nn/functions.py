@@ -7,17 +7,59 @@ eagerly and under ``xtrace.jit``. The reductions (``logsumexp``, ``softmax``, ``
 from __future__ import annotations
 
 import builtins
+import functools
+import inspect
 import operator
 from typing import Any
 
 import numpy as np
 
 import xtrace.numpy as xnp
-from xtrace._src import dtypes, lax
+from xtrace._src import core, dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer, get_aval
+from xtrace._src.jit import jit
 
 Axis = Any
+
+
+def _compiled(*static: str):
+    """Run eager calls of the decorated function as one compiled program (as ``jax.nn`` does
+    with ``jax.jit``) instead of one program per primitive; ``static`` names the arguments
+    that select the program (axes, flags, dtypes). Calls made while tracing (under jit, grad,
+    ...) or with arguments jit cannot take run the plain function."""
+    def deco(fn):
+        sig = inspect.signature(fn)
+        jitted = jit(fn, static_argnames=static)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if core._state.dynamic_level != 0:
+                return fn(*args, **kwargs)
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError:
+                return fn(*args, **kwargs)  # let the function report the bad call
+            call = {}
+            for name, v in bound.arguments.items():
+                if name in static:
+                    if isinstance(v, list):
+                        v = tuple(v)
+                    try:
+                        hash(v)
+                    except TypeError:
+                        return fn(*args, **kwargs)
+                elif not (v is None or type(v) is Array or dtypes.is_python_scalar(v) or (
+                        isinstance(v, (np.ndarray, np.generic))
+                        and v.dtype in _JIT_DTYPES)):
+                    return fn(*args, **kwargs)  # tracers, lists, strings: the plain path
+                call[name] = v
+            return jitted(**call)
+        return wrapper
+    return deco
+
+
+_JIT_DTYPES = frozenset(dtypes.SUPPORTED)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,21 +193,34 @@ def identity(x) -> Array:
     return _arr("identity", x)
 
 
+def _relu(x):
+    # max(x, 0), NaN kept, written with selects so that its derivative at 0 is 0 (JAX's choice,
+    # set there with a custom JVP rule) rather than the 1/2 that max's rule gives at a tie.
+    if not dtypes.is_inexact(get_aval(x).dtype):
+        return xnp.maximum(x, 0)
+    return xnp.where(x > 0, x, xnp.where(xnp.isnan(x), x, 0))
+
+
+@_compiled()
 def relu(x) -> Array:
-    """Rectified linear unit: ``max(x, 0)`` (keeps integer dtypes)."""
-    return xnp.maximum(_arr("relu", x), 0)
+    """Rectified linear unit: ``max(x, 0)`` (keeps integer dtypes); its derivative at 0 is 0."""
+    return _relu(_arr("relu", x))
 
 
+@_compiled()
 def relu6(x) -> Array:
-    """``min(max(x, 0), 6)``."""
-    return xnp.minimum(xnp.maximum(_arr("relu6", x), 0), 6.)
+    """``min(max(x, 0), 6)``; its derivative at 0 and at 6 is 0, as in JAX."""
+    y = _relu(_arr("relu6", x))
+    return xnp.where(y >= 6, 6., y)
 
 
+@_compiled()
 def sigmoid(x) -> Array:
     """Logistic sigmoid ``1 / (1 + exp(-x))``."""
     return lax.logistic(_inexact("sigmoid", x))
 
 
+@_compiled()
 def softplus(x) -> Array:
     """``log(1 + exp(x))``, computed as ``logaddexp(x, 0)`` (stable for large ``|x|``)."""
     x = _inexact("softplus", x)
@@ -175,17 +230,20 @@ def softplus(x) -> Array:
     return xnp.where(xnp.isnan(x), x, stable)
 
 
+@_compiled()
 def log_sigmoid(x) -> Array:
     """``log(sigmoid(x)) = -softplus(-x)`` (stable for large ``|x|``)."""
     return -softplus(-_inexact("log_sigmoid", x))
 
 
+@_compiled()
 def soft_sign(x) -> Array:
     """``x / (|x| + 1)``."""
     x = _arr("soft_sign", x)
     return x / (xnp.abs(x) + 1)
 
 
+@_compiled()
 def silu(x) -> Array:
     """SiLU (a.k.a. swish): ``x * sigmoid(x)``."""
     x = _inexact("silu", x)
@@ -195,17 +253,20 @@ def silu(x) -> Array:
 swish = silu
 
 
+@_compiled()
 def mish(x) -> Array:
     """``x * tanh(softplus(x))``."""
     x = _inexact("mish", x)
     return x * xnp.tanh(softplus(x))
 
 
+@_compiled()
 def tanh(x) -> Array:
     """Hyperbolic tangent."""
     return xnp.tanh(_arr("tanh", x))
 
 
+@_compiled()
 def elu(x, alpha=1.0) -> Array:
     """``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
     x = _arr("elu", x)
@@ -213,24 +274,28 @@ def elu(x, alpha=1.0) -> Array:
     return xnp.where(pos, x, alpha * xnp.expm1(xnp.where(pos, 0., x)))
 
 
+@_compiled()
 def leaky_relu(x, negative_slope=1e-2) -> Array:
     """``x`` if ``x >= 0`` else ``negative_slope * x``."""
     x = _arr("leaky_relu", x)
     return xnp.where(x >= 0, x, negative_slope * x)
 
 
+@_compiled()
 def hard_tanh(x) -> Array:
     """``x`` clipped to ``[-1, 1]`` (keeps integer dtypes)."""
     x = _arr("hard_tanh", x)
     return xnp.where(x > 1, 1, xnp.where(x < -1, -1, x))
 
 
+@_compiled()
 def celu(x, alpha=1.0) -> Array:
     """``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``."""
     x = _arr("celu", x)
     return xnp.maximum(x, 0.0) + alpha * xnp.expm1(xnp.minimum(x, 0.0) / alpha)
 
 
+@_compiled()
 def selu(x) -> Array:
     """Scaled ELU with the self-normalizing constants."""
     alpha = 1.6732632423543772848170429916717
@@ -238,6 +303,7 @@ def selu(x) -> Array:
     return scale * elu(x, alpha)
 
 
+@_compiled('approximate')
 def gelu(x, approximate: bool = True) -> Array:
     """Gaussian error linear unit: the tanh approximation, or the exact erf form when
     ``approximate=False``."""
@@ -252,11 +318,13 @@ def gelu(x, approximate: bool = True) -> Array:
     return xnp.astype(out, dt) if get_aval(out).dtype != dt else out
 
 
+@_compiled()
 def hard_sigmoid(x) -> Array:
     """``relu6(x + 3) / 6``."""
     return relu6(_arr("hard_sigmoid", x) + 3.) / 6.
 
 
+@_compiled()
 def hard_silu(x) -> Array:
     """``x * hard_sigmoid(x)``."""
     x = _arr("hard_silu", x)
@@ -266,6 +334,7 @@ def hard_silu(x) -> Array:
 hard_swish = hard_silu
 
 
+@_compiled()
 def squareplus(x, b=4) -> Array:
     """``(x + sqrt(x**2 + b)) / 2``."""
     x = _arr("squareplus", x)
@@ -273,18 +342,21 @@ def squareplus(x, b=4) -> Array:
     return y / 2
 
 
+@_compiled()
 def sparse_plus(x) -> Array:
     """0 for ``x <= -1``, ``x`` for ``x >= 1``, ``(x + 1)**2 / 4`` in between."""
     x = _arr("sparse_plus", x)
     return xnp.where(x <= -1.0, 0.0, xnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4))
 
 
+@_compiled()
 def sparse_sigmoid(x) -> Array:
     """``clip((x + 1) / 2, 0, 1)``."""
     x = _arr("sparse_sigmoid", x)
     return 0.5 * xnp.clip(x + 1.0, 0.0, 2.0)
 
 
+@_compiled()
 def log1mexp(x) -> Array:
     """``log(1 - exp(-x))`` for ``x >= 0``, accurate on the whole range."""
     x = _inexact("log1mexp", x)
@@ -292,6 +364,7 @@ def log1mexp(x) -> Array:
     return xnp.where(x < c, xnp.log(-xnp.expm1(-x)), xnp.log1p(-xnp.exp(-x)))
 
 
+@_compiled('axis')
 def glu(x, axis: int = -1) -> Array:
     """Gated linear unit: split ``x`` in two halves ``a, b`` along ``axis``; ``a * sigmoid(b)``."""
     x = _arr("glu", x)
@@ -308,6 +381,7 @@ def glu(x, axis: int = -1) -> Array:
 # Normalizations and reductions
 
 
+@_compiled('axis', 'keepdims', 'return_sign')
 def logsumexp(a, axis: Axis = None, b=None, keepdims: bool = False, return_sign: bool = False,
               where=None):
     """``log(sum(b * exp(a), axis))`` computed without overflow (``jax.nn.logsumexp``).
@@ -347,6 +421,7 @@ def logsumexp(a, axis: Axis = None, b=None, keepdims: bool = False, return_sign:
     return out
 
 
+@_compiled('axis', 'keepdims')
 def logmeanexp(x, axis: Axis = None, where=None, keepdims: bool = False) -> Array:
     """``log(mean(exp(x), axis))`` computed without overflow."""
     x = _inexact("logmeanexp", x)
@@ -361,6 +436,7 @@ def logmeanexp(x, axis: Axis = None, where=None, keepdims: bool = False) -> Arra
     return lse - xnp.log(count)
 
 
+@_compiled('axis', 'initial')
 def softmax(x, axis: Axis = -1, where=None, initial=-np.inf) -> Array:
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum so that it never overflows.
 
@@ -380,6 +456,7 @@ def softmax(x, axis: Axis = -1, where=None, initial=-np.inf) -> Array:
     return result
 
 
+@_compiled('axis')
 def log_softmax(x, axis: Axis = -1, where=None) -> Array:
     """``x - logsumexp(x, axis)``, shifted by the maximum so that it never overflows.
 
@@ -399,6 +476,7 @@ def log_softmax(x, axis: Axis = -1, where=None) -> Array:
     return result
 
 
+@_compiled('axis', 'algorithm')
 def standardize(x, axis: Axis = -1, mean=None, variance=None, epsilon=1e-5, where=None, *,
                 algorithm: str = "fast") -> Array:
     """``(x - mean) / sqrt(variance + epsilon)`` with the mean and variance over ``axis``
@@ -424,6 +502,7 @@ def standardize(x, axis: Axis = -1, mean=None, variance=None, epsilon=1e-5, wher
     return xnp.subtract(x, mean) * lax.rsqrt(denom)
 
 
+@_compiled('num_classes', 'dtype', 'axis')
 def one_hot(x, num_classes: int, *, dtype=None, axis: int = -1) -> Array:
     """One-hot encode the integer array ``x`` along a new axis ``axis`` of size
     ``num_classes``. Indices outside ``[0, num_classes)`` encode as all zeros."""

@@ -15,8 +15,10 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 import xtrace.numpy as xnp
-from xtrace._src import dtypes, lax
+from xtrace._src import core, dtypes, lax
+from xtrace._src.array import Array
 from xtrace._src.core import get_aval
+from xtrace._src.jit import jit
 
 DTypeLike = Any
 
@@ -71,7 +73,11 @@ def _no_sharding(out_sharding, name):
 
 
 def _scalar(value, dt):
-    return xnp.asarray(value, dtype=dt)
+    """``value`` as a scalar of dtype ``dt`` (a NumPy scalar when it is a plain number, so it
+    rounds once, straight to ``dt``, and enters compiled code as a constant)."""
+    if isinstance(value, (Array, core.Tracer)):
+        return xnp.astype(value, dt)
+    return np.asarray(value, dt)[()] if np.ndim(value) == 0 else np.asarray(value, dt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +115,7 @@ def uniform(scale: Any = 1e-2, dtype: DTypeLike | None = None) -> Initializer:
     def init(key, shape, dtype=dtype, out_sharding=None):
         _no_sharding(out_sharding, "uniform")
         dt = _inexact_dtype(dtype, "uniform")
-        u = _random().uniform(key, _shape(shape, "uniform"), dt)
-        return u * _scalar(scale, dt)
+        return _random().uniform(key, _shape(shape, "uniform"), dt) * _scalar(scale, dt)
     return init
 
 
@@ -227,22 +232,26 @@ def variance_scaling(scale: Any, mode: str, distribution: str,
             denominator = (fan_in + fan_out) / 2
         else:
             denominator = (fan_in * fan_out) ** 0.5
-        variance = _scalar(scale / denominator, dt)
-        random = _random()
-        is_float = dtypes.is_float(dt)
-        if distribution == "truncated_normal":
-            if is_float:
-                # .8796... is the standard deviation of a standard normal truncated to (-2, 2).
-                stddev = xnp.sqrt(variance) / _scalar(.87962566103423978, dt)
-                return random.truncated_normal(key, -2, 2, shape, dt) * stddev
-            stddev = xnp.sqrt(variance) / _scalar(.95311164380491208, dt)
-            return _complex_truncated_normal(key, 2, shape, dt) * stddev
-        if distribution == "normal":
-            return random.normal(key, shape, dt) * xnp.sqrt(variance)
-        if is_float:
-            return random.uniform(key, shape, dt, -1) * xnp.sqrt(3 * variance)
-        return _complex_uniform(key, shape, dt) * xnp.sqrt(variance)
+        return _vs_sample(key, _scalar(scale / denominator, dt), distribution, shape, dt)
     return init
+
+
+def _vs_sample(key, variance, distribution, shape, dt):
+    """A sample of ``shape`` with mean 0 and variance ``variance`` from ``distribution``."""
+    random = _random()
+    is_float = dtypes.is_float(dt)
+    if distribution == "truncated_normal":
+        if is_float:
+            # .8796... is the standard deviation of a standard normal truncated to (-2, 2).
+            stddev = xnp.sqrt(variance) / _scalar(.87962566103423978, dt)
+            return random.truncated_normal(key, -2, 2, shape, dt) * stddev
+        stddev = xnp.sqrt(variance) / _scalar(.95311164380491208, dt)
+        return _complex_truncated_normal(key, 2, shape, dt) * stddev
+    if distribution == "normal":
+        return random.normal(key, shape, dt) * xnp.sqrt(variance)
+    if is_float:
+        return random.uniform(key, shape, dt, -1) * xnp.sqrt(3 * variance)
+    return _complex_uniform(key, shape, dt) * xnp.sqrt(variance)
 
 
 def _vs_builder(name: str, scale: float, mode: str, distribution: str, what: str):
@@ -286,7 +295,7 @@ def _householder_q(z):
 
     def body(k, carry):
         r, q = carry
-        col = lax.reshape(lax.dynamic_slice(r, (0, k), (m, 1)), (m,))
+        col = lax.reshape(lax.dynamic_slice(r, (k - k, k), (m, 1)), (m,))
         below = rows >= k
         at_k = rows == k
         x = xnp.where(below, col, 0)
@@ -309,6 +318,9 @@ def _householder_q(z):
     return q * lax.expand_dims(lax.sign(d), (0,))
 
 
+_householder_q_jit = jit(_householder_q)
+
+
 def _orthogonal_matrix(key, n_rows: int, n_cols: int, dt):
     """A random ``(n_rows, n_cols)`` matrix with orthonormal rows or columns (whichever are
     fewer), drawn as JAX's ``random.orthogonal`` does (Haar measure)."""
@@ -316,7 +328,11 @@ def _orthogonal_matrix(key, n_rows: int, n_cols: int, dt):
     if hasattr(random, "orthogonal"):
         return random.orthogonal(key, n_rows, (), dt, n_cols)
     big, small = max(n_rows, n_cols), min(n_rows, n_cols)
-    q = _householder_q(random.normal(key, (big, small), dt))
+    z = random.normal(key, (big, small), dt)
+    if core._state.dynamic_level == 0 and not isinstance(z, core.Tracer):
+        q = _householder_q_jit(z)  # eager: compile the factorization once per shape
+    else:
+        q = _householder_q(z)
     return xnp.transpose(q) if n_rows < n_cols else q
 
 
@@ -336,7 +352,11 @@ def orthogonal(scale: Any = 1.0, column_axis: int = -1,
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         if any(d == 0 for d in shape):
             return xnp.zeros(shape, dt)
-        col = column_axis % len(shape)
+        col = operator.index(column_axis)
+        if not -len(shape) <= col < len(shape):
+            raise ValueError(f"xtrace.nn.initializers.orthogonal: column_axis {column_axis} is "
+                             f"out of range for shape {shape}")
+        col %= len(shape)
         n_cols = shape[col]
         n_rows = math.prod(shape) // n_cols
         q = _orthogonal_matrix(key, n_rows, n_cols, dt)

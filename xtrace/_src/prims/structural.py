@@ -354,11 +354,20 @@ dynamic_slice_p = define("dynamic_slice", _dyn_slice_abstract, _dyn_slice_lower)
 
 
 def _index_args(idx):
+    """Start indices as scalars of one integer dtype (StableHLO requires it): Python ints
+    take the dtype of the array indices; mixed array dtypes widen to the largest."""
+    idx = [i if dtypes.is_python_scalar(i) else lax_args(i)[0] for i in idx]
+    arr_dts = {get_aval(i).dtype for i in idx if not dtypes.is_python_scalar(i)}
+    target = max(arr_dts, key=lambda d: d.itemsize) if arr_dts else dtypes.int32
+    if dtypes.is_unsigned(target) and len(arr_dts) > 1:
+        target = dtypes.canonicalize_dtype(np.int64)
+    from xtrace._src.prims.elementwise import convert_element_type
     out = []
     for i in idx:
-        i, = lax_args(i)
         if dtypes.is_python_scalar(i):
-            i = np.asarray(i, dtypes.int32)[()]
+            i = np.asarray(i, target)[()]
+        elif get_aval(i).dtype != target:
+            i = convert_element_type(i, target)
         out.append(i)
     return out
 
