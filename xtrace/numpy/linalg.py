@@ -3,7 +3,7 @@
 Decompositions and solvers (svd, eig, qr, cholesky, solve, inv, det, ...) are not provided
 yet; matrix norms that need singular values (ord=2, -2, 'nuc') raise NotImplementedError.
 """
-from xtrace._src.numpy.linalg import (_diagonal, _red, cross as _cross, matmul,  # noqa: F401
+from xtrace._src.numpy.linalg import (_diagonal, cross as _cross, matmul,  # noqa: F401
                                       matrix_norm, matrix_transpose, norm, outer, tensordot,
                                       trace as _trace, vecdot, vector_norm)
 

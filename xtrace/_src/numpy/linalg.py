@@ -12,7 +12,6 @@ import functools
 import itertools
 import operator
 import string
-from typing import Any, Sequence
 
 import numpy as np
 
@@ -169,9 +168,14 @@ def inner(a, b, /, *, precision=None, preferred_element_type=None) -> Array:
 def outer(a, b, out=None) -> Array:
     """Outer product of the flattened arrays: shape ``(a.size, b.size)``."""
     _red._check_out("outer", out)
-    a, b = _promote(a, b)
-    a = lax.broadcast_in_dim(lax.reshape(a, (a.size,)), (a.size, b.size), (0,))
-    b = lax.broadcast_in_dim(lax.reshape(b, (b.size,)), (a.shape[0], b.size), (1,))
+    return _outer_impl(*_promote(a, b))
+
+
+@_jit
+def _outer_impl(a, b):
+    n, m = get_aval(a).size, get_aval(b).size
+    a = lax.broadcast_in_dim(lax.reshape(a, (n,)), (n, m), (0,))
+    b = lax.broadcast_in_dim(lax.reshape(b, (m,)), (n, m), (1,))
     return _mul(a, b)
 
 
@@ -491,14 +495,23 @@ def trace(a, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype=None, out=No
     if ax1 == ax2:
         raise ValueError(f"trace: axis1 and axis2 must differ, got {axis1} and {axis2} for "
                          f"dimension {a.ndim}")
-    d = _diagonal(a, operator.index(offset), ax1, ax2)
-    return _red.sum(d, axis=-1, dtype=dtype)
+    return _trace_impl(a, offset=operator.index(offset), ax1=ax1, ax2=ax2,
+                       dtype=_red._canon(dtype))
+
+
+@functools.partial(_jit, static_argnames=("offset", "ax1", "ax2", "dtype"))
+def _trace_impl(a, *, offset, ax1, ax2, dtype):
+    return _red.sum(_diagonal(a, offset, ax1, ax2), axis=-1, dtype=dtype)
 
 
 def kron(a, b) -> Array:
     """Kronecker product: blocks ``a[i, j] * b``, shape ``a.shape * b.shape`` (after padding
     the lower-rank operand's shape with leading ones)."""
-    a, b = _promote(a, b)
+    return _kron_impl(*_promote(a, b))
+
+
+@_jit
+def _kron_impl(a, b):
     nd = builtins.max(a.ndim, b.ndim)
     sa = (1,) * (nd - a.ndim) + a.shape
     sb = (1,) * (nd - b.ndim) + b.shape

@@ -21,7 +21,6 @@ from __future__ import annotations
 import builtins
 import functools
 import operator
-from typing import Any
 
 import numpy as np
 
@@ -619,12 +618,14 @@ def _nan_max_min(name, is_max, a, axis, out, keepdims, initial, where):
     fill = -np.inf if is_max else np.inf
     res = _max_min(name, is_max, lax.select(isn, _full(a.shape, fill, a.dtype), a), axis, None,
                    keepdims, initial, where)
+    if initial is not None:  # NumPy's fmax.reduce: initial stands in for an all-NaN slice
+        return res
     all_nan = _all_any(name, True, isn, axes, None, keepdims, where)
     return lax.select(all_nan, _full(get_aval(res).shape, np.nan, a.dtype), res)
 
 
 def nanmax(a, axis=None, out=None, keepdims: bool = False, initial=None, where=None):
-    """:func:`max` ignoring NaNs; NaN where every element is NaN."""
+    """:func:`max` ignoring NaNs; NaN where every element is NaN (``initial`` if given)."""
     return _nan_max_min("nanmax", True, a, axis, out, keepdims, initial, where)
 
 
