@@ -301,3 +301,157 @@ def conv_with_general_padding(lhs, rhs, window_strides: Sequence[int], padding: 
     return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
                                 rhs_dilation=rhs_dilation, precision=precision,
                                 preferred_element_type=preferred_element_type)
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules: conv_general_dilated is bilinear; each transpose is another
+# convolution (JAX's _conv_general_dilated_transpose_lhs / _rhs).
+#
+# Ignoring spatial dims, with feature groups: forward [m, gj] x [gk, j] -> [m, gk]; the lhs
+# transpose [m, gk] x [gk, j] -> [m, gj] is again feature-grouped once the group is moved from
+# the kernel's output features to its input features; the rhs transpose [gj, m] x [m, gk] ->
+# [gk, j] is batch-grouped. With batch groups it is the other way around.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero, is_undefined  # noqa: E402
+
+
+def _conv_jvp(primals, tangents, **params):
+    lhs, rhs = primals
+    tl, tr = tangents
+    out = conv_general_dilated_p.bind(lhs, rhs, **params)
+    t = ad.zero_of(out)
+    if not isinstance(tl, Zero):
+        t = ad.add_tangents(t, conv_general_dilated_p.bind(tl, rhs, **params))
+    if not isinstance(tr, Zero):
+        t = ad.add_tangents(t, conv_general_dilated_p.bind(lhs, tr, **params))
+    return out, t
+
+
+def _reshape_axis_into(src: int, dst: int, x):
+    """Merge axis ``src`` into axis ``dst`` (numbered with ``src`` removed), ``src`` major."""
+    from xtrace._src.prims.structural import reshape
+    shape = list(get_aval(x).shape)
+    perm = [i for i in range(len(shape)) if i != src]
+    perm.insert(dst, src)
+    new_shape = [d for i, d in enumerate(shape) if i != src]
+    new_shape[dst] *= shape[src]
+    return reshape(x, new_shape, perm)
+
+
+def _reshape_axis_out_of(src: int, size1: int, x):
+    """Split axis ``src`` into (size1, rest)."""
+    from xtrace._src.prims.structural import reshape
+    shape = list(get_aval(x).shape)
+    size2, ragged = divmod(shape[src], size1)
+    assert not ragged
+    shape[src:src + 1] = [size1, size2]
+    return reshape(x, shape)
+
+
+def _dilate_shape(shape, dilation):
+    return [_dilate(d, r) for d, r in zip(shape, dilation)]
+
+
+def _spec_t(spec):
+    return (spec[1], spec[0]) + tuple(spec[2:])
+
+
+def _vjp_lhs_padding(in_shape, window, strides, out_shape, padding, lhs_dilation,
+                     rhs_dilation):
+    lhs_d = _dilate_shape(in_shape, lhs_dilation)
+    rhs_d = _dilate_shape(window, rhs_dilation)
+    out_d = _dilate_shape(out_shape, strides)
+    before = [r - lo - 1 for r, (lo, _) in zip(rhs_d, padding)]
+    after = [l + r - 1 - o - b for l, r, o, b in zip(lhs_d, rhs_d, out_d, before)]
+    return tuple(zip(before, after))
+
+
+def _vjp_rhs_padding(in_shape, window, strides, out_shape, padding, lhs_dilation,
+                     rhs_dilation):
+    lhs_d = _dilate_shape(in_shape, lhs_dilation)
+    rhs_d = _dilate_shape(window, rhs_dilation)
+    out_d = _dilate_shape(out_shape, strides)
+    lo = [p for p, _ in padding]
+    hi = [o - l + r - p - 1 for o, l, r, p in zip(out_d, lhs_d, rhs_d, lo)]
+    return tuple(zip(lo, hi))
+
+
+def _as_dtype(x, dt):
+    from xtrace._src.prims.elementwise import convert_element_type
+    return x if get_aval(x).dtype == dt else convert_element_type(x, dt)
+
+
+def _conv_transpose_lhs(g, lhs_aval, rhs, *, window_strides, padding, lhs_dilation,
+                        rhs_dilation, dimension_numbers, feature_group_count,
+                        batch_group_count, precision, preferred_element_type):
+    from xtrace._src.prims.structural import rev
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    rhs_shape = get_aval(rhs).shape
+    g_shape = get_aval(g).shape
+    fgc = feature_group_count
+    if feature_group_count > 1:
+        rhs = _reshape_axis_out_of(rhs_spec[0], feature_group_count, rhs)
+        rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
+    elif batch_group_count > 1:
+        rhs = _reshape_axis_out_of(rhs_spec[0], batch_group_count, rhs)
+        rhs = _reshape_axis_into(rhs_spec[0], rhs_spec[1], rhs)
+        fgc = batch_group_count
+    trans_dn = ConvDimensionNumbers(tuple(out_spec), _spec_t(rhs_spec), tuple(lhs_spec))
+    pads = _vjp_lhs_padding([lhs_aval.shape[d] for d in lhs_spec[2:]],
+                            [rhs_shape[d] for d in rhs_spec[2:]], window_strides,
+                            [g_shape[d] for d in out_spec[2:]], padding, lhs_dilation,
+                            rhs_dilation)
+    gdt = get_aval(g).dtype
+    revd = _as_dtype(rev(rhs, tuple(rhs_spec[2:])), gdt)
+    out = conv_general_dilated_p.bind(
+        g, revd, window_strides=tuple(lhs_dilation), padding=pads,
+        lhs_dilation=tuple(window_strides), rhs_dilation=tuple(rhs_dilation),
+        dimension_numbers=trans_dn, feature_group_count=fgc, batch_group_count=1,
+        precision=precision, preferred_element_type=None)
+    if batch_group_count > 1:
+        out = _reshape_axis_out_of(lhs_spec[1], batch_group_count, out)
+        out = _reshape_axis_into(lhs_spec[1], lhs_spec[0], out)
+    return _as_dtype(out, lhs_aval.dtype)
+
+
+def _conv_transpose_rhs(g, lhs, rhs_aval, *, window_strides, padding, lhs_dilation,
+                        rhs_dilation, dimension_numbers, feature_group_count,
+                        batch_group_count, precision, preferred_element_type):
+    ga = get_aval(g)
+    if ga.size == 0:  # avoid a degenerate convolution with an empty window
+        return Zero(ad.tangent_aval(rhs_aval))
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    lhs_shape = get_aval(lhs).shape
+    fgc, bgc = feature_group_count, batch_group_count
+    if bgc > 1:
+        fgc, bgc = bgc, 1
+    elif fgc > 1:
+        fgc, bgc = 1, fgc
+    trans_dn = ConvDimensionNumbers(_spec_t(lhs_spec), _spec_t(out_spec), _spec_t(rhs_spec))
+    pads = _vjp_rhs_padding([lhs_shape[d] for d in lhs_spec[2:]],
+                            [rhs_aval.shape[d] for d in rhs_spec[2:]], window_strides,
+                            [ga.shape[d] for d in out_spec[2:]], padding, lhs_dilation,
+                            rhs_dilation)
+    out = conv_general_dilated_p.bind(
+        _as_dtype(lhs, ga.dtype), g, window_strides=tuple(rhs_dilation), padding=pads,
+        lhs_dilation=tuple(lhs_dilation), rhs_dilation=tuple(window_strides),
+        dimension_numbers=trans_dn, feature_group_count=fgc, batch_group_count=bgc,
+        precision=precision, preferred_element_type=None)
+    return _as_dtype(out, rhs_aval.dtype)
+
+
+def _conv_transpose(ct, lhs, rhs, **params):
+    if is_undefined(lhs) and is_undefined(rhs):
+        raise ValueError("conv_general_dilated is bilinear, not linear in both operands "
+                         "together")
+    if is_undefined(lhs):
+        if isinstance(ct, Zero):
+            return [Zero(ad.tangent_aval(lhs.aval)), None]
+        return [_conv_transpose_lhs(ct, lhs.aval, rhs, **params), None]
+    if isinstance(ct, Zero):
+        return [None, Zero(ad.tangent_aval(rhs.aval))]
+    return [None, _conv_transpose_rhs(ct, lhs, rhs.aval, **params)]
+
+
+conv_general_dilated_p.jvp = _conv_jvp
+conv_general_dilated_p.transpose = _conv_transpose

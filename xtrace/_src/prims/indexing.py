@@ -424,3 +424,313 @@ scatter_add_p, scatter_add = _scatter_prim("scatter_add", "add", NUM)
 scatter_mul_p, scatter_mul = _scatter_prim("scatter_mul", "mul", NUM)
 scatter_min_p, scatter_min = _scatter_prim("scatter_min", "min", ANY)
 scatter_max_p, scatter_max = _scatter_prim("scatter_max", "max", ANY)
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules.
+#
+# gather and scatter_add are linear in their array operands (indices are integers, so never
+# differentiated). The transposes address exactly the elements the forward operation touched,
+# whatever the mode: a gather that clamps (CLIP, and PROMISE_IN_BOUNDS, which is XLA's clamping
+# gather) transposes to a clamping scatter_add; a gather that fills out-of-bounds slices
+# (FILL_OR_DROP) to a scatter_add that drops them; a scatter that drops out-of-bounds windows
+# (FILL_OR_DROP, PROMISE_IN_BOUNDS) transposes to a gather that reads 0 for them.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero, is_undefined  # noqa: E402
+
+
+def _zero_scalar(dt: np.dtype):
+    return np.zeros((), dt).item()
+
+
+def _gather_dnums_of(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
+    """The gather that reads back what a scatter with ``dn`` writes (one slice per update)."""
+    return GatherDimensionNumbers(
+        offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+        start_index_map=dn.scatter_dims_to_operand_dims,
+        operand_batching_dims=dn.operand_batching_dims,
+        start_indices_batching_dims=dn.scatter_indices_batching_dims)
+
+
+def _scatter_dnums_of(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
+    return ScatterDimensionNumbers(
+        update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+        scatter_dims_to_operand_dims=dn.start_index_map,
+        operand_batching_dims=dn.operand_batching_dims,
+        scatter_indices_batching_dims=dn.start_indices_batching_dims)
+
+
+def _gather_like_scatter(x, indices, dn: ScatterDimensionNumbers, updates_shape, mode,
+                         indices_are_sorted=False, unique_indices=False):
+    """For each element of a scatter's ``updates``, the element of ``x`` it lands on, or 0
+    where the scatter drops it (a clamping scatter reads with the same clamping)."""
+    xa = get_aval(x)
+    sizes = _scatter_window(xa, ShapedArray(updates_shape, xa.dtype), dn)
+    clip = mode == GatherScatterMode.CLIP
+    m = GatherScatterMode.CLIP if clip else GatherScatterMode.FILL_OR_DROP
+    return gather_p.bind(x, indices, dimension_numbers=_gather_dnums_of(dn),
+                         slice_sizes=tuple(sizes), indices_are_sorted=indices_are_sorted,
+                         unique_indices=unique_indices, mode=m,
+                         fill_value=None if clip else _zero_scalar(xa.dtype))
+
+
+def _zeros(shape, dt):
+    return ad.zeros_like_aval(ShapedArray(tuple(shape), np.dtype(dt)))
+
+
+def _full(shape, dt, v):
+    from xtrace._src.prims.structural import broadcast_in_dim
+    return broadcast_in_dim(np.asarray(v, dt)[()], tuple(shape), ())
+
+
+def _aval_of(x) -> ShapedArray:
+    return x.aval if is_undefined(x) else get_aval(x)
+
+
+# ---- gather ----
+def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                unique_indices, mode, fill_value):
+    x, idx = primals
+    g = tangents[0]
+    params = dict(dimension_numbers=dimension_numbers, slice_sizes=slice_sizes,
+                  indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                  mode=mode)
+    out = gather_p.bind(x, idx, fill_value=fill_value, **params)
+    if isinstance(g, Zero):
+        return out, ad.zero_of(out)
+    # Out-of-bounds slices of a filling gather are constants: their tangent is 0.
+    tfill = _zero_scalar(get_aval(g).dtype) if mode == GatherScatterMode.FILL_OR_DROP else None
+    return out, gather_p.bind(g, idx, fill_value=tfill, **params)
+
+
+def _gather_transpose(ct, x, idx, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                      unique_indices, mode, fill_value):
+    if is_undefined(idx):
+        raise ValueError("gather is not linear in its indices")
+    if isinstance(ct, Zero):
+        return [Zero(ad.tangent_aval(x.aval)), None]
+    ca = get_aval(ct)
+    smode = (GatherScatterMode.FILL_OR_DROP if mode == GatherScatterMode.FILL_OR_DROP
+             else GatherScatterMode.CLIP)
+    out = scatter_add_p.bind(_zeros(x.aval.shape, ca.dtype), idx, ct,
+                             dimension_numbers=_scatter_dnums_of(dimension_numbers),
+                             indices_are_sorted=indices_are_sorted,
+                             unique_indices=unique_indices, mode=smode)
+    return [out, None]
+
+
+gather_p.jvp, gather_p.transpose = _gather_jvp, _gather_transpose
+
+
+# ---- scatter_add ----
+def _scatter_add_jvp(primals, tangents, **params):
+    x, idx, u = primals
+    tx, _, tu = tangents
+    out = scatter_add_p.bind(x, idx, u, **params)
+    if isinstance(tx, Zero) and isinstance(tu, Zero):
+        return out, ad.zero_of(out)
+    return out, scatter_add_p.bind(ad.instantiate(tx), idx, ad.instantiate(tu), **params)
+
+
+def _scatter_add_transpose(ct, x, idx, u, *, dimension_numbers, indices_are_sorted,
+                           unique_indices, mode):
+    if is_undefined(idx):
+        raise ValueError("scatter_add is not linear in its indices")
+    ua = _aval_of(u)
+    if isinstance(ct, Zero):
+        return [Zero(ad.tangent_aval(x.aval)) if is_undefined(x) else None, None,
+                Zero(ad.tangent_aval(ua)) if is_undefined(u) else None]
+    tx = ct if is_undefined(x) else None
+    tu = None
+    if is_undefined(u):
+        tu = _gather_like_scatter(ct, idx, dimension_numbers, ua.shape, mode,
+                                  indices_are_sorted, unique_indices)
+    return [tx, None, tu]
+
+
+scatter_add_p.jvp, scatter_add_p.transpose = _scatter_add_jvp, _scatter_add_transpose
+
+
+# ---- scatter (replace) ----
+def _update_ids(updates_shape, dn: ScatterDimensionNumbers):
+    """A distinct positive int32 id per scatter index, broadcast over its update window."""
+    from xtrace._src.prims.structural import broadcast_in_dim, iota, reshape
+    from xtrace._src.prims.elementwise import add
+    ids_shape = [1 if d in dn.update_window_dims else s for d, s in enumerate(updates_shape)]
+    n = int(np.prod(ids_shape, dtype=np.int64))
+    ids = add(reshape(iota(dtypes.int32, n), ids_shape), np.int32(1))
+    return broadcast_in_dim(ids, tuple(updates_shape), tuple(range(len(updates_shape))))
+
+
+def _scatter_winners(idx, operand_shape, updates_shape, *, dimension_numbers,
+                     indices_are_sorted, unique_indices, mode):
+    """Masks (operand elements left untouched, updates elements that are written) of a
+    scatter: with repeated indices, one update per element wins (the one XLA's scatter of
+    the ids picks), so the result is a consistent function of the inputs."""
+    from xtrace._src.prims.elementwise import eq
+    dn = dimension_numbers
+    ids = _update_ids(updates_shape, dn)
+    scattered = scatter_p.bind(_zeros(operand_shape, dtypes.int32), idx, ids,
+                               dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                               unique_indices=unique_indices, mode=mode)
+    back = _gather_like_scatter(scattered, idx, dn, updates_shape, mode, indices_are_sorted,
+                                unique_indices)
+    return eq(scattered, np.int32(0)), eq(ids, back)
+
+
+def _scatter_jvp(primals, tangents, *, dimension_numbers, indices_are_sorted, unique_indices,
+                 mode):
+    from xtrace._src.prims.elementwise import select
+    x, idx, u = primals
+    tx, _, tu = tangents
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    if isinstance(tx, Zero) and isinstance(tu, Zero):
+        out = scatter_p.bind(x, idx, u, **params)
+        return out, ad.zero_of(out)
+    tx, tu = ad.instantiate(tx), ad.instantiate(tu)
+    if unique_indices:  # the caller promises no overlap: scatter the tangents the same way
+        return scatter_p.bind(x, idx, u, **params), scatter_p.bind(tx, idx, tu, **params)
+    # Overlapping updates: XLA does not say which one wins, so (as JAX does) pick the winners
+    # with a scatter of ids, mask the losers out, and scatter_add what is left, for the primal
+    # and the tangent alike (consistent, and scatter_add is transposable).
+    xa, ua = get_aval(x), get_aval(u)
+    keep_x, keep_u = _scatter_winners(idx, xa.shape, ua.shape, **params)
+
+    def masked(v, keep):
+        return select(keep, v, _zeros(get_aval(v).shape, get_aval(v).dtype))
+
+    out = scatter_add_p.bind(masked(x, keep_x), idx, masked(u, keep_u), **params)
+    t = scatter_add_p.bind(masked(tx, keep_x), idx, masked(tu, keep_u), **params)
+    return out, t
+
+
+def _scatter_transpose(ct, x, idx, u, *, dimension_numbers, indices_are_sorted,
+                       unique_indices, mode):
+    from xtrace._src.prims.elementwise import select
+    if is_undefined(idx):
+        raise ValueError("scatter is not linear in its indices")
+    ua = _aval_of(u)
+    if isinstance(ct, Zero):
+        return [Zero(ad.tangent_aval(x.aval)) if is_undefined(x) else None, None,
+                Zero(ad.tangent_aval(ua)) if is_undefined(u) else None]
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    ca = get_aval(ct)
+    tx = tu = None
+    if is_undefined(x):  # elements overwritten by the scatter get no cotangent
+        tx = scatter_p.bind(ct, idx, _zeros(ua.shape, ca.dtype), **params)
+    if is_undefined(u):
+        tu = _gather_like_scatter(ct, idx, dimension_numbers, ua.shape, mode,
+                                  indices_are_sorted, unique_indices)
+        if not unique_indices:  # only the winning update of each element gets its cotangent
+            _, keep_u = _scatter_winners(idx, x.aval.shape if is_undefined(x)
+                                         else get_aval(x).shape, ua.shape, **params)
+            tu = select(keep_u, tu, _zeros(ua.shape, ca.dtype))
+    return [tx, None, tu]
+
+
+scatter_p.jvp, scatter_p.transpose = _scatter_jvp, _scatter_transpose
+
+
+# ---- scatter_mul ----
+def _scatter_mul_jvp(primals, tangents, **params):
+    """d out[p] = tx[p] * prod_j u_j + sum_j tu_j * x[p] * prod_{k != j} u_k, over the updates
+    j landing on p. The product of the others is (product of all) / u_j where u_j != 0, and
+    where u_j == 0 the product of the nonzero updates if u_j is the only zero (else 0); so
+    nothing divides by zero, the first derivative is exact everywhere and the higher ones
+    wherever at most one update landing on an element is zero."""
+    from xtrace._src.prims.elementwise import convert_element_type, div, eq, mul, select
+    x, idx, u = primals
+    tx, _, tu = tangents
+    out = scatter_mul_p.bind(x, idx, u, **params)
+    t = ad.zero_of(out)
+    if not isinstance(tx, Zero):
+        t = ad.add_tangents(t, scatter_mul_p.bind(tx, idx, u, **params))
+    if not isinstance(tu, Zero):
+        xa, ua = get_aval(x), get_aval(u)
+        dn, mode = params["dimension_numbers"], params["mode"]
+        zero_u = eq(u, _zeros(ua.shape, ua.dtype))
+        ones_x, zeros_u = _full(xa.shape, xa.dtype, 1), _zeros(ua.shape, ua.dtype)
+        safe_u = select(zero_u, _full(ua.shape, ua.dtype, 1), u)
+        prod_all = scatter_mul_p.bind(ones_x, idx, u, **params)
+        prod_nz = scatter_mul_p.bind(ones_x, idx, safe_u, **params)
+        n_zero = scatter_add_p.bind(_zeros(xa.shape, dtypes.int32), idx,
+                                    convert_element_type(zero_u, dtypes.int32), **params)
+
+        def back(v):
+            return _gather_like_scatter(v, idx, dn, ua.shape, mode)
+
+        others = select(zero_u,
+                        select(eq(back(n_zero), np.int32(1)), back(prod_nz), zeros_u),
+                        div(back(prod_all), safe_u))
+        coef = mul(back(x), others)
+        t = ad.add_tangents(t, scatter_add_p.bind(_zeros(xa.shape, xa.dtype), idx,
+                                                  mul(tu, coef), **params))
+    return out, t
+
+
+def _scatter_mul_transpose(ct, x, idx, u, *, dimension_numbers, indices_are_sorted,
+                           unique_indices, mode):
+    from xtrace._src.prims.elementwise import mul
+    if is_undefined(idx):
+        raise ValueError("scatter_mul is not linear in its indices")
+    ua = _aval_of(u)
+    if isinstance(ct, Zero):
+        return [Zero(ad.tangent_aval(x.aval)) if is_undefined(x) else None, None,
+                Zero(ad.tangent_aval(ua)) if is_undefined(u) else None]
+    params = dict(dimension_numbers=dimension_numbers, indices_are_sorted=indices_are_sorted,
+                  unique_indices=unique_indices, mode=mode)
+    if is_undefined(x) and is_undefined(u):
+        raise ValueError("scatter_mul is not linear in operand and updates together")
+    if is_undefined(x):  # scaling each element by the product of its updates: self-adjoint
+        return [scatter_mul_p.bind(ct, idx, u, **params), None, None]
+    if not unique_indices:
+        raise NotImplementedError("scatter_mul is linear in its updates only when "
+                                  "unique_indices=True")
+    return [None, None, _gather_like_scatter(mul(ct, x), idx, dimension_numbers, ua.shape,
+                                             mode, indices_are_sorted, unique_indices)]
+
+
+scatter_mul_p.jvp, scatter_mul_p.transpose = _scatter_mul_jvp, _scatter_mul_transpose
+
+
+# ---- scatter_min / scatter_max ----
+def _scatter_extremal_jvp(prim):
+    """JAX's rule: where several values (updates, and the operand element itself) tie for the
+    result, the tangent is their average."""
+    def rule(primals, tangents, **params):
+        from xtrace._src.prims.elementwise import (add, convert_element_type, div, eq, max,
+                                                   mul, select, sub)
+        x, idx, u = primals
+        tx, _, tu = tangents
+        out = prim.bind(x, idx, u, **params)
+        if isinstance(tx, Zero) and isinstance(tu, Zero):
+            return out, ad.zero_of(out)
+        tx, tu = ad.instantiate(tx), ad.instantiate(tu)
+        xa, ua = get_aval(x), get_aval(u)
+        dn, mode = params["dimension_numbers"], params["mode"]
+        dt = get_aval(tx).dtype
+
+        def back(v):
+            return _gather_like_scatter(v, idx, dn, ua.shape, mode)
+
+        target = back(out)
+        won = eq(u, target)                 # updates equal to the result
+        kept = eq(back(x), target)          # the operand element equals the result
+        one_u, zero_u = _full(ua.shape, dt, 1), _zeros(ua.shape, dt)
+        n_won = back(scatter_add_p.bind(_zeros(xa.shape, dt), idx, select(won, one_u, zero_u),
+                                        **params))
+        n_refs = back(scatter_add_p.bind(_zeros(xa.shape, dt), idx, one_u, **params))
+        kept_f = convert_element_type(kept, dt)
+        # (max with 1 only guards updates that were dropped: their terms are dropped too)
+        share = div(one_u, max(add(n_won, kept_f), one_u))
+        u_coef = select(won, share, zero_u)
+        x_coef = div(sub(mul(kept_f, share), one_u), max(n_refs, one_u))
+        t_upd = add(mul(back(tx), x_coef), mul(tu, u_coef))
+        return out, scatter_add_p.bind(tx, idx, t_upd, **params)
+    return rule
+
+
+scatter_min_p.jvp = _scatter_extremal_jvp(scatter_min_p)
+scatter_max_p.jvp = _scatter_extremal_jvp(scatter_max_p)

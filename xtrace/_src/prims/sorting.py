@@ -181,3 +181,49 @@ def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
         raise TypeError("top_k: operand must have rank >= 1, got shape ()")
     outs = top_k_p.bind(x, k=k, axis=check_axis("top_k", operator.index(axis), nd))
     return tuple(outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation rules: sorting permutes, so tangents are gathered with the permutation (the
+# sort of an iota carried along with the operands); top_k gathers them at its indices. The
+# gathers are linear in the tangents, hence transposable (their transpose is a scatter_add).
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.ad import Zero  # noqa: E402
+
+
+def _take_along(t, idx, axis: int):
+    """``t`` gathered along ``axis`` at ``idx`` (same rank; other dims are batch dims)."""
+    from xtrace._src.prims.indexing import GatherDimensionNumbers, GatherScatterMode, gather_p
+    from xtrace._src.prims.structural import expand_dims
+    nd = get_aval(idx).ndim
+    batch = tuple(d for d in range(nd) if d != axis)
+    dn = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,),
+                                start_index_map=(axis,), operand_batching_dims=batch,
+                                start_indices_batching_dims=batch)
+    return gather_p.bind(t, expand_dims(idx, (nd,)), dimension_numbers=dn,
+                         slice_sizes=(1,) * nd, indices_are_sorted=False, unique_indices=True,
+                         mode=GatherScatterMode.PROMISE_IN_BOUNDS, fill_value=None)
+
+
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+    from xtrace._src.prims.structural import broadcasted_iota
+    shape = get_aval(primals[0]).shape
+    idt = dtypes.int32 if shape[dimension] < 2 ** 31 else dtypes.int64
+    outs = sort_p.bind(*primals, broadcasted_iota(idt, shape, dimension),
+                       dimension=dimension, is_stable=is_stable, num_keys=num_keys)
+    perm = outs[-1]
+    t_out = [ad.zero_of(o) if isinstance(t, Zero) else _take_along(t, perm, dimension)
+             for o, t in zip(outs[:-1], tangents)]
+    return outs[:-1], t_out
+
+
+def _top_k_jvp(primals, tangents, *, k, axis):
+    x, = primals
+    t, = tangents
+    vals, idxs = top_k_p.bind(x, k=k, axis=axis)
+    tv = ad.zero_of(vals) if isinstance(t, Zero) else _take_along(t, idxs, axis)
+    return [vals, idxs], [tv, ad.zero_of(idxs)]
+
+
+sort_p.jvp = _sort_jvp
+top_k_p.jvp = _top_k_jvp
