@@ -44,6 +44,7 @@ ELEMENTWISE_DOMAINS = {
     "sinh": (1, _u(-2, 2)), "cosh": (1, _u(-2, 2)), "asinh": (1, _u(-2, 2)),
     "acosh": (1, _u(1.5, 3)), "atanh": (1, _u(-0.8, 0.8)), "erf": (1, _u(-2, 2)),
     "erfc": (1, _u(-2, 2)), "erf_inv": (1, _u(-0.8, 0.8)), "lgamma": (1, _u(0.5, 4)),
+    "digamma": (1, _u(0.5, 4)), "polygamma": (1, _u(0.5, 4)),
     "square": (1, _u(-2, 2)), "integer_pow": (1, _away(0.5, 2)),
     "convert_element_type": (1, _u(-2, 2)), "select_n": (2, _u(-2, 2)),
     "clamp": (1, _u(-2, 2)), "real": (1, _u(-2, 2)), "imag": (1, _u(-2, 2)),
@@ -55,6 +56,7 @@ def _elementwise_fn(name):
     from xtrace import lax
     special = {
         "integer_pow": lambda x: (lax.integer_pow(x, 3), lax.integer_pow(x, -2)),
+        "polygamma": lambda x: lax.polygamma(np.float64(1), x),
         "convert_element_type": lambda x: lax.convert_element_type(
             lax.convert_element_type(x, np.float32), np.float64),
         "select_n": lambda x, y: lax.select_n(lax.gt(x, y), x, y),
@@ -91,9 +93,7 @@ for _name, _cases in {**_elementwise_cases(), **_extra_cases()}.items():
 HELPERS_EXTRA = {"real": {"complex"}, "imag": {"complex", "mul"}, "complex": {"real", "imag"},
                  "conj": {"complex", "imag", "sin"}, "select_n": {"gt"}}
 # Primitives whose derivative is not defined by a rule here (yet), with the reason.
-NO_RULE_YET = {
-    "digamma": "needs polygamma",
-}
+NO_RULE_YET: dict[str, str] = {}
 
 
 # Linear bookkeeping primitives a case may use around the primitive it is about.

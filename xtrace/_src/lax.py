@@ -4,7 +4,8 @@ from xtrace._src.prims.elementwise import (  # noqa: F401
     bitwise_not, bitwise_or, bitwise_xor, cbrt, ceil, clamp, clz, complex, conj,
     convert_element_type, cos, cosh, digamma, div, eq, erf, erf_inv, erfc, exp, exp2, expm1,
     floor, ge, gt, imag, integer_pow, is_finite, le, lgamma, log, log1p, logistic, lt, max, min,
-    mul, ne, neg, nextafter, population_count, pow, real, rem, round, rsqrt, select, select_n,
+    mul, ne, neg, nextafter, polygamma, population_count, pow, real, rem, round, rsqrt, select,
+    select_n,
     shift_left, shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, square, sub,
     tan, tanh)
 from xtrace._src.prims.indexing import (  # noqa: F401

@@ -148,6 +148,8 @@ erfc_p, erfc = elementwise("erfc", None, FLOAT, 1, lower=_lower_chlo("erfc"))
 erf_inv_p, erf_inv = elementwise("erf_inv", None, FLOAT, 1, lower=_lower_chlo("erf_inv"))
 lgamma_p, lgamma = elementwise("lgamma", None, FLOAT, 1, lower=_lower_chlo("lgamma"))
 digamma_p, digamma = elementwise("digamma", None, FLOAT, 1, lower=_lower_chlo("digamma"))
+# polygamma(m, x): the m-th derivative of digamma; m is a float array of integer values.
+polygamma_p, polygamma = elementwise("polygamma", None, FLOAT, 2, lower=_lower_chlo("polygamma"))
 
 
 def _lower_exp2(ctx, x):
@@ -596,6 +598,8 @@ defjvp(erfc_p, lambda g, x: mul(g, mul(_c(x, -2 / math.sqrt(math.pi)), exp(neg(m
 defjvp2(erf_inv_p, lambda g, ans, x: mul(g, mul(_c(x, math.sqrt(math.pi) / 2),
                                                 exp(mul(ans, ans)))))
 defjvp(lgamma_p, lambda g, x: mul(g, digamma(x)))
+defjvp(digamma_p, lambda g, x: mul(g, polygamma(_c(x, 1), x)))
+defjvp(polygamma_p, None, lambda g, m, x: mul(g, polygamma(add(m, _c(m, 1)), x)))
 
 
 def _integer_pow_jvp(g, x, *, y):
