@@ -14,20 +14,25 @@ gives the same numbers as JAX:
 
 Every distribution then turns bits into values exactly as JAX does (see each function). Each
 function is a pure composition of lax operations, with Python branching only on static
-things (shapes, dtypes, modes), so it runs eagerly, under ``xtrace.jit``, and is ready to be
-batched over keys.
+things (shapes, dtypes, modes), so it runs eagerly, under ``xtrace.jit`` and under autodiff,
+and is ready to be batched over keys. Called eagerly, a sampler runs as a shared hash program
+plus a small transform program (see ``_Sampler``), so that first calls compile quickly.
+
+Differences from JAX: ``key`` returns raw ``uint32[2]`` data like ``PRNGKey`` (no typed key
+arrays); only the partitionable derivation (JAX's default) is implemented; a single draw is
+limited to 2**32 elements.
 """
 from __future__ import annotations
 
 import math
 import operator
+import threading
 from collections.abc import Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
 
-from xtrace._src import dtypes, lax
+from xtrace._src import core, dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer, get_aval
 from xtrace._src.jit import jit
@@ -237,13 +242,16 @@ def _rotl(x: Any, d: int) -> Any:
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
-def threefry2x32(k1: Any, k2: Any, x1: Any, x2: Any) -> tuple[Any, Any]:
+def threefry2x32(k1: Any, k2: Any, x1: Any, x2: Any, rolled: bool | None = None
+                 ) -> tuple[Any, Any]:
     """Threefry-2x32 with 20 rounds (Random123): hash counters ``(x1, x2)`` under key
-    ``(k1, k2)``. All operands are uint32; rank-0 operands broadcast to the others' shape."""
+    ``(k1, k2)``. All operands are uint32; rank-0 operands broadcast to the others' shape.
+    ``rolled`` picks a loop over the five 4-round groups or straight-line code (default: by
+    backend, see ``_rolled``); the bits are the same."""
     ks = (k1, k2, lax.bitwise_xor(lax.bitwise_xor(k1, k2), _const(0x1BD11BDA, _U32)))
     x1 = lax.add(x1, ks[0])
     x2 = lax.add(x2, ks[1])
-    if _rolled():
+    if _rolled() if rolled is None else rolled:
         return _threefry_rolled(ks, x1, x2)
     for i in range(5):
         for r in _ROTATIONS[i % 2]:
@@ -256,8 +264,9 @@ def threefry2x32(k1: Any, k2: Any, x1: Any, x2: Any) -> tuple[Any, Any]:
 
 
 def _rolled() -> bool:
-    # As JAX: on CPU, a rolled loop of the 5 four-round groups (XLA:CPU compiles the unrolled
-    # 20 rounds very slowly: seconds per sampler); elsewhere, straight-line code.
+    # As JAX: on CPU, a rolled loop over the 5 four-round groups; elsewhere, straight-line
+    # code. (XLA:CPU fuses chained unrolled hashes into huge kernels: randint, which hashes
+    # three times, takes ~2 s to compile unrolled and ~0.5 s rolled.) Same bits either way.
     from xtrace._src import backend
     return backend.default_backend() == "cpu"
 
@@ -319,39 +328,167 @@ def _iota_2x32(shape: tuple[int, ...]) -> tuple[Any, Any]:
     return zeros, lax.reshape(lax.iota(_U32, n), shape)
 
 
-def _split_impl(key: Any, shape: tuple[int, ...]) -> Any:
+# ---------------------------------------------------------------------------------------------
+# Where random words come from.
+#
+# Every random value is made from the pair of words ``threefry2x32(key, (hi(i), lo(i)))`` of
+# its flat index ``i`` in the shape of a *draw* (``_draw``). Under tracing, a sampler is one
+# program that hashes and transforms. Called eagerly, a sampler runs as two programs (class
+# ``_Sampler``): the keys it draws from are derived first (``plan``), one shared hash program
+# (``_hash_keys``, one per number of keys and power-of-two size bucket) makes the words of all
+# its draws, and a transform program (the sampler's code, traced with the words as inputs:
+# ``_Predrawn``) turns them into values. The words are the same either way (in partitionable
+# mode a draw's words depend only on the flat index, so a bucket's prefix is the draw), so the
+# values are too; eager calls then compile the expensive hash once per size bucket instead of
+# once per sampler, shape and dtype.
+
+_local = threading.local()
+
+
+class _Predrawn:
+    """Inside a transform program: the words of each draw, in draw order, as inputs."""
+
+    def __init__(self, w1, w2):
+        self.w1, self.w2, self.i = w1, w2, 0
+
+    def next(self, shape):
+        n = math.prod(shape)
+        if self.i >= get_aval(self.w1).shape[0] or n > get_aval(self.w1).shape[1]:
+            raise AssertionError("xtrace.random: a sampler's plan does not match its draws")
+        words = []
+        for w in (self.w1, self.w2):
+            w = lax.index_in_dim(w, self.i, 0, keepdims=False)
+            words.append(lax.reshape(lax.slice(w, (0,), (n,)), shape))
+        self.i += 1
+        return tuple(words)
+
+
+def _draw(key: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """The two threefry words of each element of ``shape`` under ``key``."""
+    pre = getattr(_local, "predrawn", None)
+    if pre is not None:
+        return pre.next(shape)
+    k1, k2 = _key_words(key)
+    hi, lo = _iota_2x32(shape)
+    return threefry2x32(k1, k2, hi, lo)
+
+
+def _derive_split(key: Any, shape: tuple[int, ...]) -> Any:
+    """``split`` used to derive the keys of later draws inside a sampler. In a transform
+    program those draws are predrawn, so the derived keys are never used: placeholders."""
+    if getattr(_local, "predrawn", None) is not None:
+        return lax.broadcast_in_dim(_const(0, _U32), shape + (2,), ())
     k1, k2 = _key_words(key)
     hi, lo = _iota_2x32(shape)
     return _stack_words(*threefry2x32(k1, k2, hi, lo))
 
 
+def _hash_keys_impl(keys: tuple, m: int):
+    """Words of ``iota(m)`` under each of ``keys``: two ``uint32[len(keys), m]``."""
+    kk = len(keys)
+    ks = lax.concatenate([lax.reshape(k, (1, 2)) for k in keys], 0)
+    k1 = lax.broadcast_in_dim(lax.reshape(lax.slice(ks, (0, 0), (kk, 1)), (kk,)), (kk, m), (0,))
+    k2 = lax.broadcast_in_dim(lax.reshape(lax.slice(ks, (0, 1), (kk, 2)), (kk,)), (kk, m), (0,))
+    hi = lax.broadcast_in_dim(_const(0, _U32), (kk, m), ())
+    lo = lax.broadcasted_iota(_U32, (kk, m), 1)
+    # A standalone hash compiles fast and runs fast as straight-line code.
+    return threefry2x32(k1, k2, hi, lo, rolled=False)
+
+
+_hash_keys = jit(_hash_keys_impl, static_argnums=(1,))
+_BUCKET_MAX = 1 << 20
+
+
+def _bucket(n: int) -> int:
+    n = max(n, 1)
+    return n if n > _BUCKET_MAX else 1 << (n - 1).bit_length()
+
+
+def _tracing(*args: Any) -> bool:
+    return core._state.dynamic_level > 0 or any(isinstance(a, Tracer) for a in args)
+
+
+def _run_predrawn(impl, w1, w2, *args):
+    prev = getattr(_local, "predrawn", None)
+    pre = _local.predrawn = _Predrawn(w1, w2)
+    try:
+        out = impl(None, *args)
+    finally:
+        _local.predrawn = prev
+    if pre.i != get_aval(w1).shape[0]:
+        raise AssertionError("xtrace.random: a sampler's plan does not match its draws")
+    return out
+
+
+class _Sampler:
+    """A sampler ``impl(key, *args)`` (args at ``static_argnums`` static) with its eager
+    ``plan(key, *args) -> [(key, draw_shape), ...]``: the keys and shapes of its draws, in
+    the order in which ``impl`` makes them."""
+
+    def __init__(self, impl, static_argnums: tuple[int, ...], plan):
+        self.impl, self.plan = impl, plan
+        self.traced = jit(impl, static_argnums=static_argnums)
+        self.transform = jit(lambda w1, w2, *args: _run_predrawn(impl, w1, w2, *args),
+                             static_argnums=tuple(i + 1 for i in static_argnums))
+
+    def __call__(self, key, *args):
+        if _tracing(key, *args):
+            return self.traced(key, *args)
+        draws = self.plan(key, *args)
+        if draws:
+            m = _bucket(max(math.prod(shape) for _, shape in draws))
+            w1, w2 = _hash_keys(tuple(k for k, _ in draws), m)
+        else:
+            w1 = w2 = np.zeros((0, 1), _U32)
+        return self.transform(w1, w2, *args)
+
+
+def _one_draw(shape_arg: int, extra: tuple[int, ...] = ()):
+    """Plan of a sampler that draws once from its key, shape ``extra + args[shape_arg]``."""
+    return lambda key, *args: [(key, extra + tuple(args[shape_arg - 1]))]
+
+
+def _subkeys2(key: Any) -> tuple[Any, Any]:
+    """Eagerly: the two keys of ``split(key)``."""
+    return _rows2(_SPLIT(key, (2,)))
+
+
+_rows2 = jit(lambda sp: (lax.index_in_dim(sp, 0, 0, False), lax.index_in_dim(sp, 1, 0, False)))
+
+
+def _split_words_impl(key: Any, shape: tuple[int, ...]) -> Any:
+    return _stack_words(*_draw(key, shape))
+
+
 def _fold_in_impl(key: Any, data: Any) -> Any:
     k1, k2 = _key_words(key)
+    data = lax.convert_element_type(data, _U32)
     return _stack_words(*threefry2x32(k1, k2, _const(0, _U32), data))
 
 
-def _bits_impl(key: Any, bit_width: int, shape: tuple[int, ...]) -> Any:
-    k1, k2 = _key_words(key)
-    hi, lo = _iota_2x32(shape)
-    b1, b2 = threefry2x32(k1, k2, hi, lo)
+def _words_to_bits(b1: Any, b2: Any, bit_width: int) -> Any:
     if bit_width == 64:
         u64 = dtypes.uint64
         return lax.bitwise_or(lax.shift_left(lax.convert_element_type(b1, u64), _const(32, u64)),
                               lax.convert_element_type(b2, u64))
-    bits = lax.bitwise_xor(b1, b2)
-    return bits if bit_width == 32 else lax.convert_element_type(bits, _UINT[bit_width])
+    b = lax.bitwise_xor(b1, b2)
+    return b if bit_width == 32 else lax.convert_element_type(b, _UINT[bit_width])
 
 
-_split_jit = jit(_split_impl, static_argnums=(1,))
+def _bits_impl(key: Any, bit_width: int, shape: tuple[int, ...]) -> Any:
+    return _words_to_bits(*_draw(key, shape), bit_width)
+
+
+_SPLIT = _Sampler(_split_words_impl, (1,), _one_draw(1))
+_BITS = _Sampler(_bits_impl, (1, 2), _one_draw(2))
 _fold_in_jit = jit(_fold_in_impl)
-_bits_jit = jit(_bits_impl, static_argnums=(1, 2))
 
 
 def split(key: Any, num: int | Sequence[int] = 2) -> Array:
     """Split a key into ``num`` new keys (``num`` an int or a shape): ``uint32[*num, 2]``."""
     key = _check_key("split", key)
     shape = tuple(num) if isinstance(num, Sequence) else (num,)
-    return _split_jit(key, _canon_shape(shape, "split"))
+    return _SPLIT(key, _canon_shape(shape, "split"))
 
 
 def fold_in(key: Any, data: Any) -> Array:
@@ -360,11 +497,11 @@ def fold_in(key: Any, data: Any) -> Array:
     if np.ndim(data) or (_is_array(data) and data.ndim):
         raise TypeError(f"fold_in accepts a scalar, but was given an array of shape "
                         f"{np.shape(data) if not _is_array(data) else data.shape}")
-    if _is_array(data):
-        data = lax.convert_element_type(data, _U32)
-    else:
+    if not _is_array(data):  # as jnp.asarray(data, dtype=uint32): out-of-range ints raise
         data = np.asarray(data, dtype=_U32) if isinstance(data, (int, np.integer)) \
             else np.asarray(data).astype(_U32)
+    elif not dtypes.is_int(data.dtype) and not dtypes.is_float(data.dtype):
+        raise TypeError(f"fold_in: data must be an integer, got dtype {data.dtype.name}")
     return _fold_in_jit(key, data)
 
 
@@ -374,7 +511,7 @@ def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
     dt = _default_uint() if dtype is None else dtypes.canonicalize_dtype(dtype)
     if not dtypes.is_unsigned(dt):
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dt}")
-    return _bits_jit(key, dt.itemsize * 8, _canon_shape(shape, "bits"))
+    return _BITS(key, dt.itemsize * 8, _canon_shape(shape, "bits"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,7 +537,7 @@ def _uniform_impl(key, minval, maxval, shape, dtype):
     return lax.max(minval, lax.add(lax.mul(floats, lax.sub(maxval, minval)), minval))
 
 
-_uniform_jit = jit(_uniform_impl, static_argnums=(3, 4))
+_UNIFORM = _Sampler(_uniform_impl, (3, 4), _one_draw(3))
 
 
 def _minmax_arg(x: Any) -> Any:
@@ -418,7 +555,7 @@ def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any 
     shape = _canon_shape(shape, "uniform")
     minval, maxval = _minmax_arg(minval), _minmax_arg(maxval)
     _check_shape("uniform", shape, np.shape(minval), np.shape(maxval))
-    return _uniform_jit(key, minval, maxval, shape, dt)
+    return _UNIFORM(key, minval, maxval, shape, dt)
 
 
 def _normal_real(key, shape, dtype):
@@ -431,7 +568,7 @@ def _normal_impl(key, shape, dtype):
     if not dtypes.is_complex(dtype):
         return _normal_real(key, shape, dtype)
     real_dt = np.finfo(dtype).dtype
-    sp = _split_impl(key, (2,))
+    sp = _derive_split(key, (2,))
     re = lax.convert_element_type(_normal_real(lax.index_in_dim(sp, 0, 0, False), shape,
                                                real_dt), dtype)
     im = lax.convert_element_type(_normal_real(lax.index_in_dim(sp, 1, 0, False), shape,
@@ -440,7 +577,13 @@ def _normal_impl(key, shape, dtype):
     return lax.div(z, _const(np.sqrt(2), dtype))
 
 
-_normal_jit = jit(_normal_impl, static_argnums=(1, 2))
+def _normal_plan(key, shape, dtype):
+    if not dtypes.is_complex(dtype):
+        return [(key, shape)]
+    return [(k, shape) for k in _subkeys2(key)]
+
+
+_NORMAL = _Sampler(_normal_impl, (1, 2), _normal_plan)
 
 
 def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
@@ -451,7 +594,7 @@ def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
     if not dtypes.is_inexact(dt):
         raise ValueError(f"dtype argument to `normal` must be a float or complex dtype, "
                          f"got {dt}")
-    return _normal_jit(key, _canon_shape(shape, "normal"), dt)
+    return _NORMAL(key, _canon_shape(shape, "normal"), dt)
 
 
 def _truncated_normal_impl(key, lower, upper, shape, dtype):
@@ -468,7 +611,7 @@ def _truncated_normal_impl(key, lower, upper, shape, dtype):
     return lax.min(hi, lax.max(lo, out))
 
 
-_truncated_normal_jit = jit(_truncated_normal_impl, static_argnums=(3, 4))
+_TRUNCATED_NORMAL = _Sampler(_truncated_normal_impl, (3, 4), _one_draw(3))
 
 
 def truncated_normal(key: Any, lower: Any, upper: Any, shape: Sequence[int] | None = None,
@@ -483,7 +626,7 @@ def truncated_normal(key: Any, lower: Any, upper: Any, shape: Sequence[int] | No
     else:
         shape = _canon_shape(shape, "truncated_normal")
         _check_shape("truncated_normal", shape, np.shape(lower), np.shape(upper))
-    return _truncated_normal_jit(key, lower, upper, shape, dt)
+    return _TRUNCATED_NORMAL(key, lower, upper, shape, dt)
 
 
 def _exponential_impl(key, shape, dtype):
@@ -503,28 +646,28 @@ def _logistic_impl(key, shape, dtype):
     return lax.sub(lax.log(x), lax.log1p(lax.neg(x)))
 
 
-_exponential_jit = jit(_exponential_impl, static_argnums=(1, 2))
-_laplace_jit = jit(_laplace_impl, static_argnums=(1, 2))
-_logistic_jit = jit(_logistic_impl, static_argnums=(1, 2))
+_EXPONENTIAL = _Sampler(_exponential_impl, (1, 2), _one_draw(1))
+_LAPLACE = _Sampler(_laplace_impl, (1, 2), _one_draw(1))
+_LOGISTIC = _Sampler(_logistic_impl, (1, 2), _one_draw(1))
 
 
 def exponential(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
     """Exponential(1) values: ``-log1p(-u)`` for uniform ``u`` in ``[0, 1)``."""
     key = _check_key("exponential", key)
-    return _exponential_jit(key, _canon_shape(shape, "exponential"),
+    return _EXPONENTIAL(key, _canon_shape(shape, "exponential"),
                             _float_dtype(dtype, "exponential"))
 
 
 def laplace(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
     """Laplace(0, 1) values: ``sign(u) * log1p(-|u|)`` for uniform ``u`` in ``(-1, 1)``."""
     key = _check_key("laplace", key)
-    return _laplace_jit(key, _canon_shape(shape, "laplace"), _float_dtype(dtype, "laplace"))
+    return _LAPLACE(key, _canon_shape(shape, "laplace"), _float_dtype(dtype, "laplace"))
 
 
 def logistic(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
     """Standard logistic values: ``log(u) - log1p(-u)`` for uniform ``u`` in ``(0, 1)``."""
     key = _check_key("logistic", key)
-    return _logistic_jit(key, _canon_shape(shape, "logistic"), _float_dtype(dtype, "logistic"))
+    return _LOGISTIC(key, _canon_shape(shape, "logistic"), _float_dtype(dtype, "logistic"))
 
 
 def _safe_int_to_float(b1, b2):
@@ -571,7 +714,12 @@ def _gumbel_impl(key, shape, dtype, mode):
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
 
-_gumbel_jit = jit(_gumbel_impl, static_argnums=(1, 2, 3))
+def _gumbel_draw_shape(shape, dtype, mode):
+    return shape if mode == "low" else (2,) + shape
+
+
+_GUMBEL = _Sampler(_gumbel_impl, (1, 2, 3),
+                   lambda key, shape, dtype, mode: [(key, _gumbel_draw_shape(shape, dtype, mode))])
 
 
 def _gumbel_mode(mode: Any) -> str:
@@ -587,7 +735,7 @@ def gumbel(key: Any, shape: Sequence[int] = (), dtype: Any = None, mode: str | N
     """Standard Gumbel values ``-log(-log(u))``. ``mode='high'`` uses two uniforms per value
     for a wider range; ``'highest'`` (float32) uses 64 random bits per value."""
     key = _check_key("gumbel", key)
-    return _gumbel_jit(key, _canon_shape(shape, "gumbel"), _float_dtype(dtype, "gumbel"),
+    return _GUMBEL(key, _canon_shape(shape, "gumbel"), _float_dtype(dtype, "gumbel"),
                        _gumbel_mode(mode))
 
 
@@ -604,14 +752,21 @@ def _clip_convert(val: Any, dtype: np.dtype) -> Any:
 
 
 def _int_array(x: Any) -> Any:
-    xnp = _xnp()
-    x = xnp.asarray(x)
-    if not dtypes.is_int(x.dtype):
-        x = lax.convert_element_type(x, dtypes.default_int())
-    return lax.convert_element_type(x, x.dtype)  # drop weak typing
+    x = _xnp().asarray(x)
+    dt = x.dtype if dtypes.is_int(x.dtype) else dtypes.default_int()
+    return lax.convert_element_type(x, dt)  # also drops weak typing
 
 
 def _randint_impl(key, minval, maxval, shape, dtype):
+    info = dtypes.iinfo(dtype)
+    if info.bits < 32:
+        # Sample in 32 bits (less modulo bias), bounds clipped to the dtype's range, as JAX.
+        i32 = dtypes.int32
+        minval = lax.convert_element_type(_int_array(minval), i32)
+        maxval = lax.convert_element_type(_int_array(maxval), i32)
+        minval = lax.min(lax.max(minval, _const(info.min, i32)), _const(info.max, i32))
+        maxval = lax.min(lax.max(maxval, _const(info.min, i32)), _const(info.max + 1, i32))
+        return lax.convert_element_type(_randint_impl(key, minval, maxval, shape, i32), dtype)
     minval, maxval = _int_array(minval), _int_array(maxval)
     # maxval above the dtype's range (e.g. 256 for uint8) means "up to and including max".
     vi = dtypes.iinfo(maxval.dtype)
@@ -622,7 +777,7 @@ def _randint_impl(key, minval, maxval, shape, dtype):
     maxval = _bcast(_clip_convert(maxval, dtype), shape)
     nbits = dtypes.iinfo(dtype).bits
     udt = _UINT[nbits]
-    sp = _split_impl(key, (2,))
+    sp = _derive_split(key, (2,))
     higher = _bits_impl(lax.index_in_dim(sp, 0, 0, False), nbits, shape)
     lower = _bits_impl(lax.index_in_dim(sp, 1, 0, False), nbits, shape)
     one = lax.broadcast_in_dim(_const(1, udt), shape, ())
@@ -638,7 +793,8 @@ def _randint_impl(key, minval, maxval, shape, dtype):
     return lax.add(minval, lax.convert_element_type(off, dtype))
 
 
-_randint_jit = jit(_randint_impl, static_argnums=(3, 4))
+_RANDINT = _Sampler(_randint_impl, (3, 4),
+                   lambda key, minval, maxval, shape, dtype: [(k, shape) for k in _subkeys2(key)])
 
 
 def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any = None
@@ -650,14 +806,7 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
     shape = _canon_shape(shape, "randint")
     minval, maxval = _minmax_arg(minval), _minmax_arg(maxval)
     _check_shape("randint", shape, np.shape(minval), np.shape(maxval))
-    info = dtypes.iinfo(dt)
-    if info.bits < 32:
-        xnp = _xnp()
-        i32 = dtypes.int32
-        minval = xnp.clip(xnp.asarray(minval).astype(i32), int(info.min), int(info.max))
-        maxval = xnp.clip(xnp.asarray(maxval).astype(i32), int(info.min), int(info.max) + 1)
-        return lax.convert_element_type(_randint_jit(key, minval, maxval, shape, i32), dt)
-    return _randint_jit(key, minval, maxval, shape, dt)
+    return _RANDINT(key, minval, maxval, shape, dt)
 
 
 def _bernoulli_impl(key, p, shape, mode):
@@ -671,7 +820,8 @@ def _bernoulli_impl(key, p, shape, mode):
     return lax.lt(_uniform_impl(key, _const(0., dt), _const(1., dt), shape, dt), p)
 
 
-_bernoulli_jit = jit(_bernoulli_impl, static_argnums=(2, 3))
+_BERNOULLI = _Sampler(_bernoulli_impl, (2, 3), lambda key, p, shape, mode: [
+    (key, shape if mode == "low" else (2,) + shape)])
 
 
 def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None, mode: str = "low"
@@ -692,7 +842,7 @@ def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None, mode: 
         _check_shape("bernoulli", shape, np.shape(p))
     if not _is_array(p) and not isinstance(p, float):
         p = np.asarray(p, dt)
-    return _bernoulli_jit(key, p, shape, mode)
+    return _BERNOULLI(key, p, shape, mode)
 
 
 def rademacher(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
@@ -700,8 +850,15 @@ def rademacher(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Array:
     key = _check_key("rademacher", key)
     dt = dtypes.default_int() if dtype is None else dtypes.canonicalize_dtype(dtype)
     shape = _canon_shape(shape, "rademacher")
-    b = lax.convert_element_type(_bernoulli_jit(key, 0.5, shape, "low"), dt)
-    return lax.sub(lax.mul(_const(2, dt), b), _const(1, dt))
+    return _RADEMACHER(key, shape, dt)
+
+
+def _rademacher_impl(key, shape, dtype):
+    b = lax.convert_element_type(_bernoulli_impl(key, 0.5, shape, "low"), dtype)
+    return lax.sub(lax.mul(_const(2, dtype), b), _const(1, dtype))
+
+
+_RADEMACHER = _Sampler(_rademacher_impl, (1, 2), _one_draw(1))
 
 
 def _num_rounds(size: int) -> int:
@@ -712,18 +869,40 @@ def _num_rounds(size: int) -> int:
 def _shuffle_impl(key, x, axis):
     shape = get_aval(x).shape
     for _ in range(_num_rounds(math.prod(shape))):
-        sp = _split_impl(key, (2,))
+        sp = _derive_split(key, (2,))
         key, subkey = lax.index_in_dim(sp, 0, 0, False), lax.index_in_dim(sp, 1, 0, False)
         sort_keys = _bits_impl(subkey, 32, shape)
         _, x = lax.sort_key_val(sort_keys, x, axis)
     return x
 
 
-_shuffle_jit = jit(_shuffle_impl, static_argnums=(2,))
+def _shuffle_plan(key, n: int, size: int | None = None) -> list:
+    """Draws of ``_shuffle_impl`` for ``n`` sort keys per round (``size`` elements in all)."""
+    draws = []
+    for _ in range(_num_rounds(n if size is None else size)):
+        key, subkey = _subkeys2(key)
+        draws.append((subkey, None))
+    return draws
+
+
+def _shaped(draws: list, shape: tuple[int, ...]) -> list:
+    return [(k, shape) for k, _ in draws]
+
+
+_SHUFFLE = _Sampler(_shuffle_impl, (2,), lambda key, x, axis: _shaped(
+    _shuffle_plan(key, 0, math.prod(x.shape)), tuple(x.shape)))
 
 
 def _arange(n: int) -> Array:
     return lax.iota(dtypes.default_int(), n)
+
+
+def _shuffle_arange(key, n):
+    return _shuffle_impl(key, _arange(n), 0)
+
+
+_SHUFFLE_ARANGE = _Sampler(_shuffle_arange, (1,),
+                           lambda key, n: _shaped(_shuffle_plan(key, n), (n,)))
 
 
 def _permute_rows(key, x, axis):
@@ -731,7 +910,8 @@ def _permute_rows(key, x, axis):
     return _take(x, ind, axis)
 
 
-_permute_rows_jit = jit(_permute_rows, static_argnums=(2,))
+_PERMUTE_ROWS = _Sampler(_permute_rows, (2,), lambda key, x, axis: _shaped(
+    _shuffle_plan(key, x.shape[axis]), (x.shape[axis],)))
 
 
 def _canon_axis(axis: int, ndim: int, name: str) -> int:
@@ -761,13 +941,12 @@ def permutation(key: Any, x: Any, axis: int = 0, independent: bool = False) -> A
     if not nd:
         if not dtypes.is_int(get_aval(x).dtype):
             raise TypeError("x must be an integer or at least 1-dimensional")
-        n = _static_int(x, "argument x of permutation")
-        return _shuffle_jit(key, _arange(n), axis)
+        return _SHUFFLE_ARANGE(key, _static_int(x, "argument x of permutation"))
     if not _is_array(x):
         x = _xnp().asarray(x)
     if independent or nd == 1:
-        return _shuffle_jit(key, x, axis)
-    return _permute_rows_jit(key, x, axis)
+        return _SHUFFLE(key, x, axis)
+    return _PERMUTE_ROWS(key, x, axis)
 
 
 def _promote_inexact(p: Any) -> Any:
@@ -799,8 +978,40 @@ def _choice_p_noreplace(key, p, n_draws, mode):
     return lax.convert_element_type(lax.top_k(g, n_draws)[1], dtypes.default_int())
 
 
-_choice_p_replace_jit = jit(_choice_p_replace, static_argnums=(2,))
-_choice_p_noreplace_jit = jit(_choice_p_noreplace, static_argnums=(2, 3))
+def _choice_impl(key, a, p, n, shape, replace, axis, mode):
+    """``a`` is None for a population ``arange(n)``; ``p`` is None for equal weights."""
+    n_draws = math.prod(shape)
+    if p is None and not replace:
+        if a is None:
+            return lax.reshape(lax.slice_in_dim(_shuffle_arange(key, n), 0, n_draws), shape)
+        perm = (_shuffle_impl(key, a, axis) if get_aval(a).ndim == 1
+                else _permute_rows(key, a, axis))
+        result = lax.slice_in_dim(perm, 0, n_draws, axis=axis)
+    else:
+        if p is None:
+            ind = _randint_impl(key, 0, n, shape, dtypes.default_int())
+        elif replace:
+            ind = _choice_p_replace(key, p, shape)
+        else:
+            ind = _choice_p_noreplace(key, p, n_draws, mode)
+        if a is None:
+            return lax.reshape(ind, shape)
+        result = _take(a, lax.reshape(ind, (n_draws,)), axis)
+    ashape = get_aval(a).shape
+    return lax.reshape(result, ashape[:axis] + shape + ashape[axis + 1:])
+
+
+def _choice_plan(key, a, p, n, shape, replace, axis, mode):
+    if p is None and not replace:
+        return _shaped(_shuffle_plan(key, n), (n,))
+    if p is None:
+        return [(k, shape) for k in _subkeys2(key)]
+    if replace:
+        return [(key, shape)]
+    return [(key, _gumbel_draw_shape((n,), None, mode))]
+
+
+_CHOICE = _Sampler(_choice_impl, (3, 4, 5, 6, 7), _choice_plan)
 
 
 def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p: Any = None,
@@ -810,15 +1021,18 @@ def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p:
     Gumbel top-k trick on ``p``), as JAX does."""
     key = _check_key("choice", key)
     if not isinstance(shape, Sequence):
-        raise TypeError(f"shape argument of choice must be a sequence, got {shape}")
+        raise TypeError(f"shape argument of choice must be a sequence, got {shape!r}")
     shape = _canon_shape(shape, "choice")
     xnp = _xnp()
     if isinstance(a, (list, tuple)):
         a = np.asarray(a)
     nd = a.ndim if _is_array(a) else np.ndim(a)
     if nd == 0:
+        if not dtypes.is_int(get_aval(a).dtype):
+            raise TypeError(f"choice: a must be an integer or an array, got {a!r:.60}")
         n_inputs = _static_int(a, "a (an int population size) in choice")
         arr_dtype = dtypes.default_int() if isinstance(a, int) else get_aval(a).dtype
+        a, axis = None, 0
     else:
         a = xnp.asarray(a)
         axis = _canon_axis(axis, nd, "choice")
@@ -832,31 +1046,13 @@ def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p:
     if not replace and n_draws > n_inputs:
         raise ValueError(f"Cannot take a larger sample (size {n_draws}) than population "
                          f"(size {n_inputs}) when 'replace=False'")
-    if p is None:
-        if replace:
-            ind = randint(key, shape, 0, n_inputs)
-            if nd == 0:
-                return ind
-            result = _take(a, lax.reshape(ind, (n_draws,)), axis)
-        else:
-            perm = permutation(key, n_inputs if nd == 0 else a, axis)
-            if nd == 0:
-                return lax.reshape(lax.slice_in_dim(perm, 0, n_draws), shape)
-            result = lax.slice_in_dim(perm, 0, n_draws, axis=axis)
-    else:
+    if p is not None:
         p = _promote_inexact(p)
         if p.shape != (n_inputs,):
             raise ValueError(
                 "p must be None or a 1D vector with the same size as a.shape[axis]. "
                 f"p has shape {p.shape} and a.shape[axis] is {n_inputs}.")
-        if replace:
-            ind = _choice_p_replace_jit(key, p, shape)
-        else:
-            ind = _choice_p_noreplace_jit(key, p, n_draws, _gumbel_mode(mode))
-        if nd == 0:
-            return lax.reshape(ind, shape)
-        result = _take(a, lax.reshape(ind, (n_draws,)), axis)
-    return lax.reshape(result, a.shape[:axis] + shape + a.shape[axis + 1:])
+    return _CHOICE(key, a, p, n_inputs, shape, bool(replace), axis, _gumbel_mode(mode))
 
 
 def _categorical_replace(key, logits, shape, batch_shape, axis, mode):
@@ -883,8 +1079,20 @@ def _categorical_noreplace(key, logits, shape, batch_shape, axis, mode):
     return lax.convert_element_type(idx, dtypes.default_int())
 
 
-_categorical_replace_jit = jit(_categorical_replace, static_argnums=(2, 3, 4, 5))
-_categorical_noreplace_jit = jit(_categorical_noreplace, static_argnums=(2, 3, 4, 5))
+def _categorical_draw(logits_shape, shape, batch_shape, axis):
+    prefix = shape[:len(shape) - len(batch_shape)]
+    full = list(shape[len(shape) - len(batch_shape):])
+    full.insert(axis, logits_shape[axis])
+    return tuple(prefix) + tuple(full)
+
+
+_CATEGORICAL_REPLACE = _Sampler(
+    _categorical_replace, (2, 3, 4, 5), lambda key, logits, shape, batch_shape, axis, mode: [
+        (key, _gumbel_draw_shape(_categorical_draw(logits.shape, shape, batch_shape, axis),
+                                 None, mode))])
+_CATEGORICAL_NOREPLACE = _Sampler(
+    _categorical_noreplace, (2, 3, 4, 5), lambda key, logits, shape, batch_shape, axis, mode: [
+        (key, _gumbel_draw_shape(tuple(logits.shape), None, mode))])
 
 
 def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | None = None,
@@ -910,12 +1118,12 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | No
         _check_shape("categorical", shape, batch_shape)
     mode = _gumbel_mode(mode)
     if replace:
-        return _categorical_replace_jit(key, logits, shape, batch_shape, axis, mode)
+        return _CATEGORICAL_REPLACE(key, logits, shape, batch_shape, axis, mode)
     k = math.prod(shape[:len(shape) - len(batch_shape)])
     if k > logits.shape[axis]:
         raise ValueError(f"Number of samples without replacement ({k}) cannot exceed number "
                          f"of categories ({logits.shape[axis]}).")
-    return _categorical_noreplace_jit(key, logits, shape, batch_shape, axis, mode)
+    return _CATEGORICAL_NOREPLACE(key, logits, shape, batch_shape, axis, mode)
 
 
 __all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits",
