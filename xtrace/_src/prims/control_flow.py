@@ -643,3 +643,469 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:  # noqa:
         raise NotImplementedError("lax.map: batch_size needs vmap, which xtrace lacks so far")
     return _scan(f, (), xs, None, False, 1, _map_step)[1]
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation: JVP, partial-evaluation and transposition rules
+#
+# * cond/switch: JVP (each branch JVP'd with one tangent pattern), partial evaluation (a known
+#   cond computing the known outputs and residuals, bound now, and a staged unknown cond), and
+#   transposition (a cond of the transposed branches).
+# * while: JVP only (a while over primal and tangent carries); partial evaluation keeps the known
+#   carries known (so linearize works); transposition raises: reverse mode needs a static trip
+#   count (scan / fori_loop with concrete bounds).
+# * scan: JVP, partial evaluation (the known scan stacks per-iteration residuals as extra ys; the
+#   loop-invariant ones are computed once outside), transposition (a scan the other way whose
+#   body is the transposed body; the cotangents of the linear consts are summed in the carry).
+
+from xtrace._src import ad  # noqa: E402
+from xtrace._src import jaxpr_util as ju  # noqa: E402
+from xtrace._src.ad import UndefinedPrimal, Zero, is_undefined  # noqa: E402
+from xtrace._src.core import get_aval  # noqa: E402
+
+_plans = ju.Memo(1024)
+
+
+def _t_aval(a: ShapedArray) -> ShapedArray:
+    return ad.tangent_aval(a)
+
+
+def _or(xs: Sequence[bool], ys: Sequence[bool]) -> list[bool]:
+    return [bool(x or y) for x, y in zip(xs, ys)]
+
+
+def _join_branches(closed: Sequence[ClosedJaxpr]) -> tuple[tuple, list]:
+    """Const-free branches taking ``[*all branches' consts, *operands]``, and those consts."""
+    hoisted = [ju.hoist(b) for b in closed]
+    const_vars = [v for h, cs in hoisted for v in h.jaxpr.invars[:len(cs)]]
+    consts = [c for _, cs in hoisted for c in cs]
+    if not consts:
+        return tuple(h for h, _ in hoisted), []
+    out, off = [], 0
+    for h, cs in hoisted:
+        k, j = len(cs), h.jaxpr
+        invars = ([Var(v.aval) for v in const_vars[:off]] + j.invars[:k]
+                  + [Var(v.aval) for v in const_vars[off + k:]] + j.invars[k:])
+        out.append(ClosedJaxpr(Jaxpr([], invars, j.eqns, j.outvars), []))
+        off += k
+    return tuple(out), consts
+
+
+# ---- cond ----
+
+
+def _cond_jvp_plan(branches: tuple, nz: tuple):
+    out_nz = [False] * len(branches[0].out_avals)
+    for b in branches:
+        out_nz = _or(out_nz, ju.jvp_jaxpr(b, nz, False)[1])
+    jvps = [ju.jvp_jaxpr(b, nz, out_nz)[0] for b in branches]
+    joined, consts = _join_branches(jvps)
+    return joined, consts, out_nz
+
+
+def _cond_jvp(primals, tangents, *, branches):
+    index, ops = primals[0], primals[1:]
+    nz = tuple(not isinstance(t, Zero) and ju.is_diff(a)
+               for t, a in zip(tangents[1:], branches[0].in_avals))
+    jbranches, consts, out_nz = _plans(("cond_jvp", branches, nz),
+                                       lambda: _cond_jvp_plan(branches, nz), lambda r: r[1])
+    ts = [t for t, n in zip(tangents[1:], nz) if n]
+    outs = cond_p.bind(index, *consts, *ops, *ts, branches=jbranches)
+    n = len(branches[0].out_avals)
+    p_out, it = outs[:n], iter(outs[n:])
+    t_out = [next(it) if z else Zero(_t_aval(get_aval(p))) for p, z in zip(p_out, out_nz)]
+    return p_out, t_out
+
+
+def _merge_residuals(res_avals_per_branch: Sequence[Sequence[ShapedArray]]):
+    """Residual slots shared by the branches (one slot per aval a branch needs, reused across
+    branches); returns the slot avals and each branch's residual-to-slot map."""
+    slots: list[ShapedArray] = []
+    maps = []
+    for avals in res_avals_per_branch:
+        used: set[int] = set()
+        m = []
+        for a in avals:
+            s = next((i for i, sa in enumerate(slots) if i not in used and sa == a), None)
+            if s is None:
+                s = len(slots)
+                slots.append(a)
+            used.add(s)
+            m.append(s)
+        maps.append(m)
+    return slots, maps
+
+
+def _cond_pe_plan(branches: tuple, uk: tuple):
+    n_out = len(branches[0].out_avals)
+    out_uk = [False] * n_out
+    for b in branches:
+        out_uk = _or(out_uk, ju.partial_eval_jaxpr(b, uk, False).out_unknowns)
+    pes = [ju.partial_eval_jaxpr(b, uk, out_uk) for b in branches]
+    slots, maps = _merge_residuals([pe.res_avals for pe in pes])
+    n_kout = out_uk.count(False)
+    known_avals = [a for a, u in zip(branches[0].in_avals, uk) if not u]
+    known, unknown = [], []
+    for pe, m in zip(pes, maps):
+        def kfun(*args, pe=pe, m=m):
+            outs = ju.eval_closed(pe.known, *args)
+            vals: list[Any] = [None] * len(slots)
+            for r, s in zip(outs[n_kout:], m):
+                vals[s] = r
+            return outs[:n_kout] + [ad.zeros_like_aval(a) if v is None else v
+                                    for v, a in zip(vals, slots)]
+        known.append(trace_to_jaxpr(kfun, known_avals, "cond_known"))
+        uj = pe.unknown.jaxpr
+        own = dict(zip(m, uj.invars[:pe.num_res]))
+        invars = [own.get(s) or Var(a) for s, a in enumerate(slots)] + uj.invars[pe.num_res:]
+        unknown.append(ClosedJaxpr(Jaxpr([], invars, uj.eqns, uj.outvars), []))
+    kbranches, kconsts = _join_branches(known)
+    return out_uk, kbranches, kconsts, tuple(unknown), len(slots)
+
+
+def _cond_partial_eval(trace, tracers, *, branches):
+    index, ops = tracers[0], tracers[1:]
+    if not index.pval.is_known:
+        return trace.default_process(cond_p, tracers, dict(branches=branches))
+    uk = tuple(not t.pval.is_known for t in ops)
+    out_uk, kbranches, kconsts, ubranches, n_res = _plans(
+        ("cond_pe", branches, uk), lambda: _cond_pe_plan(branches, uk), lambda r: r[2])
+    kouts = cond_p.bind(index.pval.const, *kconsts,
+                        *[t.pval.const for t, u in zip(ops, uk) if not u], branches=kbranches)
+    n_kout = out_uk.count(False)
+    kvals, res = kouts[:n_kout], kouts[n_kout:]
+    uvals: list = []
+    if any(out_uk):
+        ins = [index] + [trace.pure(r) for r in res] + [t for t, u in zip(ops, uk) if u]
+        uvals = trace.default_process(cond_p, ins, dict(branches=ubranches))
+    it_k, it_u = iter(kvals), iter(uvals)
+    return [next(it_u) if u else trace.pure(next(it_k)) for u in out_uk]
+
+
+def _cond_transpose_plan(branches: tuple, lin: tuple, ct_nz: tuple):
+    b0 = branches[0]
+    res_avals = [a for a, l in zip(b0.in_avals, lin) if not l]
+    ct_avals = [_t_aval(a) for a, z in zip(b0.out_avals, ct_nz) if z]
+    nres = len(res_avals)
+    out = []
+    for b in branches:
+        def tfun(*args, b=b):
+            it_r, it_c = iter(args[:nres]), iter(args[nres:])
+            primals = [UndefinedPrimal(a) if l else next(it_r) for a, l in zip(b.in_avals, lin)]
+            cts = [next(it_c) if z else Zero(_t_aval(a)) for a, z in zip(b.out_avals, ct_nz)]
+            cts_in = ad.backward_pass(b.jaxpr, b.consts, primals, cts)
+            return [ad.instantiate(c, _t_aval(a))
+                    for c, a, l in zip(cts_in, b.in_avals, lin) if l]
+        out.append(trace_to_jaxpr(tfun, res_avals + ct_avals, "cond_transpose"))
+    return _join_branches(out)
+
+
+def _cond_transpose(cts, index, *ops, branches):
+    if is_undefined(index):
+        raise ValueError("cond: cannot transpose with respect to the branch index")
+    lin = tuple(is_undefined(x) for x in ops)
+    ct_nz = tuple(not isinstance(c, Zero) for c in cts)
+    tbranches, consts = _plans(("cond_T", branches, lin, ct_nz),
+                               lambda: _cond_transpose_plan(branches, lin, ct_nz),
+                               lambda r: r[1])
+    res = [x for x, l in zip(ops, lin) if not l]
+    outs = cond_p.bind(index, *consts, *res, *[c for c in cts if not isinstance(c, Zero)],
+                       branches=tbranches)
+    it = iter(outs)
+    return [None] + [next(it) if l else None for l in lin]
+
+
+cond_p.jvp = _cond_jvp
+cond_p.partial_eval = _cond_partial_eval
+cond_p.transpose = _cond_transpose
+
+
+# ---- while ----
+
+
+def _while_jvp_plan(cond_jaxpr, body_jaxpr, bc_nz: tuple, carry_nz: tuple):
+    carry_nz = list(carry_nz)
+    nb = len(bc_nz)
+    while True:
+        _, out_nz = ju.jvp_jaxpr(body_jaxpr, list(bc_nz) + carry_nz, carry_nz)
+        new = _or(carry_nz, out_nz)
+        if new == carry_nz:
+            break
+        carry_nz = new
+    jb, _ = ju.jvp_jaxpr(body_jaxpr, list(bc_nz) + carry_nz, carry_nz)
+    jb, jconsts = ju.hoist(jb)
+    nj, nk, nbt, nkt = len(jconsts), len(carry_nz), sum(bc_nz), sum(carry_nz)
+    # jb inputs: [jconsts, bc, carry, bc tangents, carry tangents] -> [consts..., carry...]
+    order = (list(range(nj + nb)) + list(range(nj + nb + nk, nj + nb + nk + nbt))
+             + list(range(nj + nb, nj + nb + nk)) + list(range(nj + nb + nk + nbt,
+                                                                 nj + nb + nk + nbt + nkt)))
+    body = ju.permute_invars(jb, order)
+    cj = cond_jaxpr.jaxpr
+    extra = [Var(_t_aval(a)) for a, z in zip(body_jaxpr.out_avals, carry_nz) if z]
+    cond = ClosedJaxpr(Jaxpr(cj.constvars, cj.invars + extra, cj.eqns, cj.outvars),
+                       cond_jaxpr.consts)
+    return cond, body, jconsts, carry_nz
+
+
+def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    cc, bc, carry = _split(primals, cond_nconsts, body_nconsts)
+    _, bct, ct = _split(tangents, cond_nconsts, body_nconsts)
+    avals = body_jaxpr.in_avals
+    bc_nz = tuple(not isinstance(t, Zero) and ju.is_diff(a) for t, a in zip(bct, avals))
+    carry_nz = tuple(not isinstance(t, Zero) and ju.is_diff(a)
+                     for t, a in zip(ct, avals[body_nconsts:]))
+    cond, body, jconsts, carry_nz = _plans(
+        ("while_jvp", cond_jaxpr, body_jaxpr, bc_nz, carry_nz),
+        lambda: _while_jvp_plan(cond_jaxpr, body_jaxpr, bc_nz, carry_nz), lambda r: r[2])
+    bts = [t for t, z in zip(bct, bc_nz) if z]
+    cts = [ad.instantiate(t, _t_aval(a))
+           for t, a, z in zip(ct, avals[body_nconsts:], carry_nz) if z]
+    outs = while_p.bind(*cc, *jconsts, *bc, *bts, *carry, *cts, cond_jaxpr=cond, body_jaxpr=body,
+                        cond_nconsts=cond_nconsts,
+                        body_nconsts=len(jconsts) + len(bc) + len(bts))
+    nk = len(carry)
+    p_out, it = outs[:nk], iter(outs[nk:])
+    return p_out, [next(it) if z else Zero(_t_aval(get_aval(p))) for p, z in zip(p_out, carry_nz)]
+
+
+def _while_pe_plan(cond_jaxpr, body_jaxpr, bc_uk: tuple, carry_uk: tuple):
+    carry_uk = list(carry_uk)
+    while True:
+        pe = ju.partial_eval_jaxpr(body_jaxpr, list(bc_uk) + carry_uk, carry_uk)
+        new = _or(carry_uk, pe.out_unknowns)
+        if new == carry_uk:
+            break
+        carry_uk = new
+    nc = len(cond_jaxpr.in_avals) - len(carry_uk)
+    pe_c = ju.partial_eval_jaxpr(cond_jaxpr, [False] * nc + carry_uk, False)
+    if pe_c.out_unknowns[0] or all(carry_uk):
+        return None
+    n_kout = carry_uk.count(False)
+    kc, kc_consts = ju.hoist(ju.dce_closed(pe_c.known, [True] + [False] * pe_c.num_res)[0])
+    kb, kb_consts = ju.hoist(ju.dce_closed(pe.known, [True] * n_kout
+                                           + [False] * pe.num_res)[0])
+    return carry_uk, kc, kc_consts, kb, kb_consts
+
+
+def _while_partial_eval(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    params = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr, cond_nconsts=cond_nconsts,
+                  body_nconsts=body_nconsts)
+    cc, bc, carry = _split(tracers, cond_nconsts, body_nconsts)
+    if not all(t.pval.is_known for t in cc):
+        return trace.default_process(while_p, tracers, params)
+    bc_uk = tuple(not t.pval.is_known for t in bc)
+    carry_uk = tuple(not t.pval.is_known for t in carry)
+    plan = _plans(("while_pe", cond_jaxpr, body_jaxpr, bc_uk, carry_uk),
+                  lambda: _while_pe_plan(cond_jaxpr, body_jaxpr, bc_uk, carry_uk),
+                  lambda r: () if r is None else r[2] + r[4])
+    if plan is None:  # the loop condition depends on unknowns: stage everything
+        return trace.default_process(while_p, tracers, params)
+    carry_uk, kc, kc_consts, kb, kb_consts = plan
+    kbc = [t.pval.const for t, u in zip(bc, bc_uk) if not u]
+    kcarry = [t.pval.const for t, u in zip(carry, carry_uk) if not u]
+    kouts = while_p.bind(*kc_consts, *[t.pval.const for t in cc], *kb_consts, *kbc, *kcarry,
+                         cond_jaxpr=kc, body_jaxpr=kb, cond_nconsts=len(kc_consts) + len(cc),
+                         body_nconsts=len(kb_consts) + len(kbc))
+    if not any(carry_uk):  # the unknown inputs do not reach the results
+        return [trace.pure(v) for v in kouts]
+    # The unknown loop recomputes the known carries alongside (it needs them each iteration).
+    uouts = trace.default_process(while_p, tracers, params)
+    it = iter(kouts)
+    return [u if uk else trace.pure(next(it)) for u, uk in zip(uouts, carry_uk)]
+
+
+def _while_transpose(cts, *args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    raise ValueError(
+        "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with "
+        "dynamic start/stop values. Try using lax.scan, or using fori_loop with static "
+        "start/stop (concrete Python ints), which is a scan; forward mode (jvp, jacfwd) works "
+        "through while_loop.")
+
+
+while_p.jvp = _while_jvp
+while_p.partial_eval = _while_partial_eval
+while_p.transpose = _while_transpose
+
+
+# ---- scan ----
+
+
+def _scan_jvp_plan(jaxpr, nc: int, nk: int, nz: tuple):
+    const_nz, carry_nz, xs_nz = _split(nz, nc, nk)
+    ny = len(jaxpr.out_avals) - nk
+    while True:
+        _, out_nz = ju.jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz, carry_nz + [False] * ny)
+        new = _or(carry_nz, out_nz[:nk])
+        if new == carry_nz:
+            break
+        carry_nz = new
+    jj, out_nz = ju.jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz, carry_nz + [False] * ny)
+    ys_nz = out_nz[nk:]
+    jj, jconsts = ju.hoist(jj)
+    nj, nx = len(jconsts), len(xs_nz)
+    nct, nkt, nyt = sum(const_nz), sum(carry_nz), sum(ys_nz)
+    # jj inputs: [jconsts, consts, carry, xs, const_t, carry_t, xs_t];
+    # outputs: [carry, ys, carry_t, ys_t]
+    p = nj + nc + nk + nx  # start of the tangents
+    order = (list(range(nj + nc)) + list(range(p, p + nct))
+             + list(range(nj + nc, nj + nc + nk)) + list(range(p + nct, p + nct + nkt))
+             + list(range(nj + nc + nk, p)) + list(range(p + nct + nkt, len(jj.in_avals))))
+    out_order = (list(range(nk)) + list(range(nk + ny, nk + ny + nkt))
+                 + list(range(nk, nk + ny)) + list(range(nk + ny + nkt, nk + ny + nkt + nyt)))
+    body = ju.permute_outvars(ju.permute_invars(jj, order), out_order)
+    return body, jconsts, carry_nz, ys_nz
+
+
+def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
+    nc, nk = num_consts, num_carry
+    in_avals = jaxpr.in_avals
+    nz = tuple(not isinstance(t, Zero) and ju.is_diff(a) for t, a in zip(tangents, in_avals))
+    body, jconsts, carry_nz, ys_nz = _plans(("scan_jvp", jaxpr, nc, nk, nz),
+                                            lambda: _scan_jvp_plan(jaxpr, nc, nk, nz),
+                                            lambda r: r[1])
+    consts, init, xs = _split(primals, nc, nk)
+    ct, it, xt = _split(tangents, nc, nk)
+    const_nz, _, xs_nz = _split(nz, nc, nk)
+    const_t = [t for t, z in zip(ct, const_nz) if z]
+    init_t = [ad.instantiate(t, _t_aval(a))
+              for t, a, z in zip(it, in_avals[nc:nc + nk], carry_nz) if z]
+    xs_t = [t for t, z in zip(xt, xs_nz) if z]
+    outs = scan_p.bind(*jconsts, *consts, *const_t, *init, *init_t, *xs, *xs_t, jaxpr=body,
+                       num_consts=len(jconsts) + nc + len(const_t),
+                       num_carry=nk + len(init_t), length=length, reverse=reverse,
+                       unroll=unroll)
+    carry, carry_t, ys, ys_t = _split(outs, nk, len(init_t), len(outs) - nk - len(init_t)
+                                      - sum(ys_nz))
+    it_k, it_y = iter(carry_t), iter(ys_t)
+    t_out = ([next(it_k) if z else Zero(_t_aval(get_aval(p))) for p, z in zip(carry, carry_nz)]
+             + [next(it_y) if z else Zero(_t_aval(get_aval(p))) for p, z in zip(ys, ys_nz)])
+    return carry + ys, t_out
+
+
+def _scan_pe_plan(jaxpr, nc: int, nk: int, uk: tuple):
+    const_uk, carry_uk, xs_uk = _split(uk, nc, nk)
+    ny = len(jaxpr.out_avals) - nk
+    while True:
+        pe = ju.partial_eval_jaxpr(jaxpr, const_uk + carry_uk + xs_uk, carry_uk + [False] * ny)
+        new = _or(carry_uk, pe.out_unknowns[:nk])
+        if new == carry_uk:
+            break
+        carry_uk = new
+    ys_uk = pe.out_unknowns[nk:]
+    n_kc, n_kk, n_kx = const_uk.count(False), carry_uk.count(False), xs_uk.count(False)
+    n_kout = n_kk + ys_uk.count(False)
+    kj = pe.known
+    # Residuals depending only on the known consts are loop invariant: computed once, outside.
+    variant = ju.depends_on(kj.jaxpr, [False] * n_kc + [True] * (n_kk + n_kx))[n_kout:]
+    inv = ju.dce_closed(kj, [False] * n_kout + [not v for v in variant])[0] \
+        if not all(variant) else None
+    # Residuals that are known xs themselves are forwarded, not stacked again.
+    xs_pos = {v: i for i, v in enumerate(kj.jaxpr.invars[n_kc + n_kk:])}
+    fwd = [xs_pos.get(v) if var and isinstance(v, Var) else None
+           for v, var in zip(kj.jaxpr.outvars[n_kout:], variant)]
+    stacked = [var and f is None for var, f in zip(variant, fwd)]
+    body, bconsts = ju.hoist(ju.dce_closed(kj, [True] * n_kout + stacked)[0])
+    R = pe.num_res
+    n_uc, n_uk = const_uk.count(True), carry_uk.count(True)
+    inv_idx = [i for i in range(R) if not variant[i]]
+    var_idx = [i for i in range(R) if variant[i]]
+    order = (inv_idx + list(range(R, R + n_uc + n_uk)) + var_idx
+             + list(range(R + n_uc + n_uk, len(pe.unknown.in_avals))))
+    ubody = ju.permute_invars(pe.unknown, order)
+    return carry_uk, ys_uk, inv, body, bconsts, ubody, len(inv_idx), [fwd[i] for i in var_idx]
+
+
+def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
+    nc, nk = num_consts, num_carry
+    uk = tuple(not t.pval.is_known for t in tracers)
+    carry_uk, ys_uk, inv, body, bconsts, ubody, n_inv, var_fwd = _plans(
+        ("scan_pe", jaxpr, nc, nk, uk), lambda: _scan_pe_plan(jaxpr, nc, nk, uk),
+        lambda r: list(r[4]) + (list(r[2].consts) if r[2] is not None else []))
+    consts, init, xs = _split(tracers, nc, nk)
+    const_uk, _, xs_uk = _split(uk, nc, nk)
+    kconsts = [t.pval.const for t, u in zip(consts, const_uk) if not u]
+    kinit = [t.pval.const for t, u in zip(init, carry_uk) if not u]
+    kxs = [t.pval.const for t, u in zip(xs, xs_uk) if not u]
+    inv_res = []
+    if inv is not None:  # the carry and xs inputs are unused there
+        inv_res = ju.eval_closed(inv, *kconsts, *[None] * (len(kinit) + len(kxs)))
+    kouts = scan_p.bind(*bconsts, *kconsts, *kinit, *kxs, jaxpr=body,
+                        num_consts=len(bconsts) + len(kconsts), num_carry=len(kinit),
+                        length=length, reverse=reverse, unroll=unroll)
+    n_ky = ys_uk.count(False)
+    kcarry, kys, stacked = _split(kouts, len(kinit), n_ky)
+    it_s = iter(stacked)
+    var_res = [next(it_s) if f is None else kxs[f] for f in var_fwd]
+    uvals: list = []
+    if any(carry_uk) or any(ys_uk):
+        ins = ([trace.pure(r) for r in inv_res] + [t for t, u in zip(consts, const_uk) if u]
+               + [t for t, u in zip(init, carry_uk) if u] + [trace.pure(r) for r in var_res]
+               + [t for t, u in zip(xs, xs_uk) if u])
+        uvals = trace.default_process(scan_p, ins, dict(
+            jaxpr=ubody, num_consts=n_inv + const_uk.count(True), num_carry=carry_uk.count(True),
+            length=length, reverse=reverse, unroll=unroll))
+    n_uk = carry_uk.count(True)
+    it_kc, it_ky = iter(kcarry), iter(kys)
+    it_uc, it_uy = iter(uvals[:n_uk]), iter(uvals[n_uk:])
+    return ([next(it_uc) if u else trace.pure(next(it_kc)) for u in carry_uk]
+            + [next(it_uy) if u else trace.pure(next(it_ky)) for u in ys_uk])
+
+
+def _scan_transpose_plan(jaxpr, nc: int, nk: int, c_lin: tuple, x_lin: tuple, ys_nz: tuple):
+    c_avals, k_avals, x_avals = _split(jaxpr.in_avals, nc, nk)
+    y_avals = jaxpr.out_avals[nk:]
+    rc_avals = [a for a, l in zip(c_avals, c_lin) if not l]
+    lc_avals = [_t_aval(a) for a, l in zip(c_avals, c_lin) if l]
+    kt_avals = [_t_aval(a) for a in k_avals]
+    rx_avals = [a for a, l in zip(x_avals, x_lin) if not l]
+    yt_avals = [_t_aval(a) for a, z in zip(y_avals, ys_nz) if z]
+    sizes = (len(rc_avals), len(lc_avals), len(kt_avals), len(rx_avals))
+
+    def tbody(*args):
+        rc, acc, ct_k, rx, ct_y = _split(args, *sizes)
+        it_c, it_x, it_y = iter(rc), iter(rx), iter(ct_y)
+        primals = ([UndefinedPrimal(a) if l else next(it_c) for a, l in zip(c_avals, c_lin)]
+                   + [UndefinedPrimal(a) for a in k_avals]
+                   + [UndefinedPrimal(a) if l else next(it_x) for a, l in zip(x_avals, x_lin)])
+        cts = list(ct_k) + [next(it_y) if z else Zero(_t_aval(a))
+                            for a, z in zip(y_avals, ys_nz)]
+        cts_in = ad.backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, cts)
+        ct_c, ct_kin, ct_x = _split(cts_in, nc, nk)
+        new_acc = [ad.add_tangents(a, c) for a, c in zip(acc, [c for c, l in zip(ct_c, c_lin)
+                                                                if l])]
+        return (new_acc + [ad.instantiate(c, a) for c, a in zip(ct_kin, kt_avals)]
+                + [ad.instantiate(c, _t_aval(a)) for c, a, l in zip(ct_x, x_avals, x_lin) if l])
+
+    tj, tconsts = ju.trace_hoisted(tbody, rc_avals + lc_avals + kt_avals + rx_avals + yt_avals,
+                                   "scan_transpose")
+    return tj, tconsts, lc_avals, kt_avals
+
+
+def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, unroll):
+    nc, nk = num_consts, num_carry
+    consts, init, xs = _split(args, nc, nk)
+    c_lin = tuple(is_undefined(x) for x in consts)
+    x_lin = tuple(is_undefined(x) for x in xs)
+    ct_k, ct_y = cts[:nk], cts[nk:]
+    ys_nz = tuple(not isinstance(c, Zero) for c in ct_y)
+    tj, tconsts, lc_avals, kt_avals = _plans(
+        ("scan_T", jaxpr, nc, nk, c_lin, x_lin, ys_nz),
+        lambda: _scan_transpose_plan(jaxpr, nc, nk, c_lin, x_lin, ys_nz), lambda r: r[1])
+    rc = [x for x, l in zip(consts, c_lin) if not l]
+    rx = [x for x, l in zip(xs, x_lin) if not l]
+    acc = [ad.zeros_like_aval(a) for a in lc_avals]
+    ct_k = [ad.instantiate(c, a) for c, a in zip(ct_k, kt_avals)]
+    ct_y = [c for c in ct_y if not isinstance(c, Zero)]
+    outs = scan_p.bind(*tconsts, *rc, *acc, *ct_k, *rx, *ct_y,
+                       jaxpr=tj, num_consts=len(tconsts) + len(rc), num_carry=len(acc) + nk,
+                       length=length, reverse=not reverse, unroll=unroll)
+    ct_c, ct_init, ct_x = _split(outs, len(acc), nk)
+    it_c, it_x = iter(ct_c), iter(ct_x)
+    return ([next(it_c) if l else None for l in c_lin]
+            + [c if is_undefined(x) else None for c, x in zip(ct_init, init)]
+            + [next(it_x) if l else None for l in x_lin])
+
+
+scan_p.jvp = _scan_jvp
+scan_p.partial_eval = _scan_partial_eval
+scan_p.transpose = _scan_transpose
