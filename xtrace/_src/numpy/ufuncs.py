@@ -35,7 +35,6 @@ _FLOATS = frozenset(d for d in _SUPPORTED if dtypes.is_float(d))
 _INTEGRAL = frozenset(d for d in _SUPPORTED if d == _BOOL or dtypes.is_int(d))
 _REAL = frozenset(d for d in _SUPPORTED if not dtypes.is_complex(d))
 _COMPLEX = frozenset(d for d in _SUPPORTED if dtypes.is_complex(d))
-_NO_BOOL_REAL = _NO_BOOL & _REAL
 _INT_OF_WIDTH = {2: dtypes.int16, 4: dtypes.int32, 8: dtypes.int64}
 
 
@@ -84,6 +83,32 @@ def _arr(x: Any) -> Any:
     return x if isinstance(x, (Array, Tracer)) else asarray(x)
 
 
+_scalar_arrays: dict = {}
+_SCALAR_CACHE_SIZE = 256
+
+
+def _eager_arg(a: Any) -> Any:
+    """An eager argument as an Array, so a kernel call takes jit's all-Arrays fast path.
+    Python scalars become weakly typed Arrays, cached (the common ``x * 2`` case)."""
+    t = type(a)
+    if t is Array:
+        return a
+    if t in _SCALAR_TYPES:
+        key = (t, repr(a), dtypes.x64_enabled())
+        arr = _scalar_arrays.get(key)
+        if arr is None:
+            arr = asarray(a)
+            if len(_scalar_arrays) >= _SCALAR_CACHE_SIZE:
+                _scalar_arrays.clear()
+            _scalar_arrays[key] = arr
+        return arr
+    if isinstance(a, (np.ndarray, np.generic)):
+        return asarray(a)
+    if t is list:  # select's lists of operands
+        return [_eager_arg(v) for v in a]
+    return a
+
+
 def _kernel(body: Callable, name: str, static_argnames: tuple = ()) -> Callable:
     """Run ``body`` eagerly as one compiled program (a cached jit); call it inline when any
     argument is being traced, so that traced programs stay flat."""
@@ -97,7 +122,7 @@ def _kernel(body: Callable, name: str, static_argnames: tuple = ()) -> Callable:
                 if isinstance(a, Tracer):
                     break
             else:
-                return jitted(*args, **params)
+                return jitted(*[_eager_arg(a) for a in args], **params)
         return body(*args, **params)
     return run
 
@@ -120,7 +145,7 @@ def _restore_weak(out, weak: bool):
 def _full(x, value, dtype=None):
     """A constant with ``x``'s shape (and dtype unless given)."""
     dt = _dt(x) if dtype is None else np.dtype(dtype)
-    return lax.broadcast_in_dim(np.asarray(value, dt)[()], x.aval.shape, ())
+    return _arr(lax.broadcast_in_dim(np.asarray(value, dt)[()], x.aval.shape, ()))
 
 
 def _c(x, value):
@@ -144,10 +169,6 @@ def _to_int(x):
 
 def _promote(name: str, *xs):
     return [_arr(v) for v in promote_args(name, *xs)]
-
-
-def _promote_float(name: str, *xs):
-    return [_to_float(v) for v in _promote(name, *xs)]
 
 
 def _real_dtype(dt: np.dtype) -> np.dtype:
@@ -332,9 +353,16 @@ def _float_divmod(a, b):
                           lax.ne(lax.lt(mod, _c(mod, 0)), lax.lt(b, _c(b, 0))))
     mod = lax.select(fix, lax.add(mod, b), mod)
     div = lax.select(fix, lax.sub(div, _c(div, 1)), div)
-    # a zero remainder takes the sign of the divisor
-    mod = lax.select(lax.eq(mod, _c(mod, 0)), _copysign(_full(mod, 0), b), mod)
-    return lax.round(div, 0), mod
+    # A zero remainder takes the sign of the divisor: flip it by multiplying with -1 (not by
+    # selecting a constant, which would cut the gradient d mod / d a = 1 at those points).
+    flip = lax.bitwise_and(lax.eq(mod, _c(mod, 0)), lax.ne(_signbit(mod), _signbit(b)))
+    mod = lax.mul(mod, lax.select(flip, _full(mod, -1), _full(mod, 1)))
+    div = lax.round(div, 0)
+    # a zero quotient takes the sign of a / b
+    neg = lax.ne(_signbit(a), _signbit(b))
+    div = lax.select(lax.eq(div, _c(div, 0)),
+                     lax.select(neg, _full(div, -0.0), _full(div, 0.0)), div)
+    return div, mod
 
 
 def _int_floor_divide(a, b):
@@ -551,9 +579,25 @@ exp2 = _float_unary("exp2", lax.exp2)
 expm1 = _float_unary("expm1", lax.expm1)
 log = _float_unary("log", lax.log)
 log1p = _float_unary("log1p", lax.log1p)
-log2 = _unary("log2", lambda x: lax.div(lax.log(_to_float(x)), _c(_to_float(x), math.log(2))))
-log10 = _unary("log10",
-               lambda x: lax.div(lax.log(_to_float(x)), _c(_to_float(x), math.log(10))))
+def _times(x, factor: float):
+    """``x * factor`` for a real constant (complex: per part, so infinities stay clean)."""
+    if _dt(x) in _COMPLEX:
+        re, im = lax.real(x), lax.imag(x)
+        return lax.complex(lax.mul(re, _c(re, factor)), lax.mul(im, _c(im, factor)))
+    return lax.mul(x, _c(x, factor))
+
+
+def _log_base(base: float):
+    def impl(x):
+        x = _to_float(x)
+        if _dt(x) in _COMPLEX:
+            return _times(lax.log(x), 1 / math.log(base))
+        return lax.div(lax.log(x), _c(x, math.log(base)))  # exact at powers of the base
+    return impl
+
+
+log2 = _unary("log2", _log_base(2))
+log10 = _unary("log10", _log_base(10))
 sin = _float_unary("sin", lax.sin)
 cos = _float_unary("cos", lax.cos)
 tan = _float_unary("tan", lax.tan)
@@ -616,7 +660,7 @@ hypot = _binary("hypot", _hypot)
 
 
 def _scale(factor):
-    return lambda x: lax.mul(_to_float(x), _c(_to_float(x), factor))
+    return lambda x: _times(_to_float(x), factor)
 
 
 deg2rad = _unary("deg2rad", _scale(math.pi / 180))
@@ -783,8 +827,9 @@ def _modf_body(x):
     x = _to_float(_arr(x))
     _no_complex("modf", x)
     whole = _trunc_float(x)
-    frac = lax.select(_isinf(x), _copysign(_full(x, 0), x), lax.sub(x, whole))
-    return frac, whole
+    frac = lax.select(_isinf(x), _full(x, 0), lax.sub(x, whole))
+    frac = _copysign(frac, x)  # the fraction keeps the sign of x, even when zero
+    return _restore_weak(frac, _weak(x)), _restore_weak(whole, _weak(x))
 
 
 _modf_run = _kernel(_modf_body, "modf")
@@ -799,36 +844,49 @@ def modf(x, /):
 # Floating-point representation: frexp, ldexp, nextafter, spacing
 
 
-def _float_layout(dt):
+def _float_bits(dt):
+    """Bit layout of float dtype ``dt``: (int type, nmant, bias, minexp, width)."""
     info = dtypes.finfo(dt)
-    return int(info.nmant), int(info.nexp), int(info.minexp), int(info.maxexp)
+    return _INT_OF_WIDTH[dt.itemsize], int(info.nmant), int(info.maxexp) - 1, int(info.minexp), \
+        dt.itemsize * 8
+
+
+def _frexp_parts(x):
+    """Sign bits, normalized fraction bits, exponent (int32) and a "zero, inf or NaN" mask
+    of float ``x``, all computed on the bits: XLA flushes subnormal floats to zero in
+    arithmetic and comparisons, so subnormal inputs are decoded here with integer ops."""
+    it, nmant, bias, minexp, width = _float_bits(_dt(x))
+    bits = lax.bitcast_convert_type(x, it)
+    sign_mask = np.asarray(1 << (width - 1), np.uint64).astype(it)[()]
+    sign = lax.bitwise_and(bits, sign_mask)
+    mag = lax.bitwise_and(bits, np.asarray((1 << (width - 1)) - 1, it)[()])
+    field = lax.shift_right_logical(mag, _c(mag, nmant))
+    frac = lax.bitwise_and(mag, _c(mag, (1 << nmant) - 1))
+    special = lax.bitwise_or(lax.eq(mag, _c(mag, 0)),
+                             lax.eq(field, _c(field, (2 * bias + 1))))
+    sub = lax.eq(field, _c(field, 0))
+    top = lax.sub(_c(frac, width - 1), lax.clz(frac))  # highest set bit of a subnormal
+    frac_sub = lax.bitwise_and(lax.shift_left(frac, lax.sub(_c(top, nmant), top)),
+                               _c(frac, (1 << nmant) - 1))
+    e = lax.select(sub, lax.add(top, _c(top, minexp - nmant + 1)),
+                   lax.sub(field, _c(field, bias - 1)))
+    frac = lax.select(sub, frac_sub, frac)
+    return sign, frac, lax.convert_element_type(e, dtypes.int32), special
 
 
 def _frexp(x):
-    dt = _dt(x)
-    nmant, nexp, minexp, maxexp = _float_layout(dt)
-    it = _INT_OF_WIDTH[dt.itemsize]
-    bias = maxexp - 1
-    mask = (1 << nexp) - 1
-    sub = lax.lt(lax.abs(x), _c(x, dtypes.finfo(dt).tiny))
-    xs = lax.select(sub, lax.mul(x, _c(x, 2.0 ** (nmant + 1))), x)
-    bits = lax.bitcast_convert_type(xs, it)
-    field = lax.bitwise_and(lax.shift_right_arithmetic(bits, _c(bits, nmant)), _c(bits, mask))
-    e = lax.sub(field, _c(field, bias - 1))
-    e = lax.select(sub, lax.sub(e, _c(e, nmant + 1)), e)
-    keep = np.asarray(~(mask << nmant), dtype=np.int64).astype(it)[()]
-    mbits = lax.bitwise_or(lax.bitwise_and(bits, keep), _c(bits, (bias - 1) << nmant))
-    m = lax.bitcast_convert_type(mbits, dt)
-    special = lax.bitwise_or(lax.eq(x, _c(x, 0)), lax.bitwise_not(lax.is_finite(x)))
-    m = lax.select(special, x, m)
-    e = lax.select(special, _full(e, 0), e)
-    return m, lax.convert_element_type(e, dtypes.int32)
+    it, nmant, bias, _, _ = _float_bits(_dt(x))
+    sign, frac, e, special = _frexp_parts(x)
+    mbits = lax.bitwise_or(lax.bitwise_or(sign, frac), _c(frac, (bias - 1) << nmant))
+    m = lax.select(special, x, lax.bitcast_convert_type(mbits, _dt(x)))
+    return m, lax.select(special, _full(e, 0), e)
 
 
 def _frexp_body(x):
     x = _to_float(_arr(x))
     _no_complex("frexp", x)
-    return _frexp(x)
+    m, e = _frexp(x)
+    return _restore_weak(m, _weak(x)), e
 
 
 _frexp_run = _kernel(_frexp_body, "frexp")
@@ -840,34 +898,36 @@ def frexp(x, /):
     return tuple(_frexp_run(_operand("frexp", x)))
 
 
-def _pow2(e, dt):
-    """``2.0**e`` for integer ``e`` in the normal exponent range of ``dt`` (built from bits)."""
-    nmant, _, _, maxexp = _float_layout(dt)
-    it = _INT_OF_WIDTH[dt.itemsize]
-    e = lax.convert_element_type(e, it)
-    return lax.bitcast_convert_type(
-        lax.shift_left(lax.add(e, _c(e, maxexp - 1)), _c(e, nmant)), dt)
-
-
 def _ldexp_body(x1, x2):
     x = _to_float(_arr(x1))
     _no_complex("ldexp", x)
     e = _arr(x2)
     if not dtypes.is_int(_dt(e)) and _dt(e) != _BOOL:
         raise TypeError(f"ldexp: the exponent must be an integer array, got {_dt(e).name}")
-    x, e = broadcast_arrays_for("ldexp", [x, e])
+    x, e = (_arr(v) for v in broadcast_arrays_for("ldexp", [x, e]))
     e = lax.convert_element_type(e, dtypes.int32)
     dt = _dt(x)
-    nmant, _, minexp, maxexp = _float_layout(dt)
-    span = maxexp - minexp + nmant + 4
-    m, ex = _frexp(x)
-    n = lax.add(ex, lax.clamp(_c(e, -span), e, _c(e, span)))  # x * 2**e == m * 2**n
-    a = lax.clamp(_c(n, minexp + 1), n, _c(n, maxexp - 1))
-    b = lax.clamp(_c(n, minexp - nmant - 1), lax.sub(n, a), _c(n, 2))
-    # 2**b may be subnormal: build 2**(b + nmant + 1) (normal), then scale once, exactly
-    pb = lax.mul(_pow2(lax.add(b, _c(b, nmant + 1)), dt), _c(x, 2.0 ** -(nmant + 1)))
-    out = lax.mul(lax.mul(m, _pow2(a, dt)), pb)
-    special = lax.bitwise_or(lax.eq(x, _c(x, 0)), lax.bitwise_not(lax.is_finite(x)))
+    it, nmant, bias, _, _ = _float_bits(dt)
+    span = 2 * bias + 2 * nmant + 8
+    sign, frac, ex, special = _frexp_parts(x)
+    # The result is 1.frac * 2**(big - bias) with biased exponent ``big``; built on the bits
+    # (XLA flushes subnormal results of arithmetic to zero).
+    big = lax.add(lax.add(ex, lax.clamp(_c(e, -span), e, _c(e, span))), _c(ex, bias - 1))
+    big = lax.convert_element_type(lax.clamp(_c(big, -nmant - 4), big, _c(big, 2 * bias + 1)),
+                                   it)
+    normal = lax.bitwise_or(lax.shift_left(big, _c(big, nmant)), frac)
+    # subnormal: shift the significand right by 1 - big, rounding half to even
+    s = lax.sub(_c(big, 1), big)
+    sig = lax.bitwise_or(frac, _c(frac, 1 << nmant))
+    q = lax.shift_right_logical(sig, s)
+    r = lax.bitwise_and(sig, lax.sub(lax.shift_left(_c(s, 1), s), _c(s, 1)))
+    half = lax.shift_left(_c(s, 1), lax.sub(s, _c(s, 1)))
+    up = lax.bitwise_or(lax.gt(r, half), lax.bitwise_and(
+        lax.eq(r, half), lax.ne(lax.bitwise_and(q, _c(q, 1)), _c(q, 0))))
+    subnormal = lax.select(up, lax.add(q, _c(q, 1)), q)
+    mag = lax.select(lax.le(big, _c(big, 0)), subnormal, normal)
+    mag = lax.select(lax.gt(big, _c(big, 2 * bias)), _full(mag, (2 * bias + 1) << nmant), mag)
+    out = lax.bitcast_convert_type(lax.bitwise_or(sign, mag), dt)
     return _restore_weak(lax.select(special, x, out), _weak(x))
 
 
@@ -891,8 +951,13 @@ nextafter = _binary("nextafter", _nextafter, _prim(lax.nextafter), _FLOATS)
 def _spacing(x):
     x = _to_float(x)
     _no_complex("spacing", x)
-    toward = lax.select(_signbit(x), _full(x, -np.inf), _full(x, np.inf))
-    return lax.sub(lax.nextafter(x, toward), x)
+    neg = _signbit(x)
+    toward = lax.select(neg, _full(x, -np.inf), _full(x, np.inf))
+    out = lax.sub(lax.nextafter(x, toward), x)
+    # every subnormal spacing is the smallest subnormal, which XLA's subtraction flushes to 0
+    tiny = float(dtypes.finfo(_dt(x)).smallest_subnormal)
+    return lax.select(lax.eq(out, _c(out, 0)),
+                      lax.select(neg, _full(x, -tiny), _full(x, tiny)), out)
 
 
 spacing = _unary("spacing", _spacing)
@@ -970,7 +1035,7 @@ def clip(arr=None, /, min=None, max=None, *, a=None, a_min=None, a_max=None):
             raise TypeError("clip: pass the array once (positionally or as a=)")
         arr = a
     if arr is None:
-        raise TypeError("clip: missing the array to clip")
+        raise TypeError("clip: the array to clip is missing (got None)")
     if a_min is not None:
         if min is not None:
             raise TypeError("clip: pass the lower bound once (min= or a_min=)")
@@ -1263,7 +1328,7 @@ def _gcd_abs(a, b):
         x, y = c
         zero, y1 = _int_divide_safe(y)
         return lax.select(zero, x, y), lax.select(zero, y, lax.rem(x, y1))
-    return lax.while_loop(cond, body, (a, b))[0]
+    return lax.abs(lax.while_loop(cond, body, (a, b))[0])  # abs(INT_MIN) stays negative
 
 
 def _gcd(a, b):
@@ -1303,13 +1368,8 @@ def where(condition, x=None, y=None, /, *, size=None, fill_value=None):
     With only ``condition`` it is ``nonzero(condition)``, which needs a static ``size=``
     under jit."""
     if x is None and y is None:
-        from xtrace._src.numpy import indexing
-        nonzero = getattr(indexing, "nonzero", None)
-        if nonzero is None:
-            raise NotImplementedError("where(condition) with one argument is nonzero(condition),"
-                                      " which this build does not provide")
-        kw = {k: v for k, v in (("size", size), ("fill_value", fill_value)) if v is not None}
-        return nonzero(condition, **kw)
+        from xtrace._src.numpy import searching  # nonzero lives there (imports this module)
+        return searching.where(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError("where: pass either both x and y, or neither")
     if type(condition) is Array and type(x) is Array and type(y) is Array and (
@@ -1393,14 +1453,20 @@ def _isclose_impl(a, b, rtol, atol, equal_nan):
     a, b = _promote("isclose", a, b)
     exact = lax.eq(a, b)
     if _dt(a) not in _INEXACT:
+        # |a - b| exactly, in the unsigned type of the same width (no overflow), then float
+        a, b = _to_int(a), _to_int(b)
+        ut = np.dtype(f"u{_dt(a).itemsize}")
+        ua, ub = lax.convert_element_type(a, ut), lax.convert_element_type(b, ut)
+        udiff = lax.select(lax.gt(a, b), lax.sub(ua, ub), lax.sub(ub, ua))
+        diff = lax.convert_element_type(udiff, dtypes.default_float())
         a, b = _to_float(a), _to_float(b)
         ok = None
     else:
         ok = lax.bitwise_and(_isfinite(a), _isfinite(b))
+        diff = lax.abs(lax.sub(a, b))
     rdt = _real_dtype(_dt(a))
     rtol = lax.convert_element_type(_arr(rtol), rdt)
     atol = lax.convert_element_type(_arr(atol), rdt)
-    diff = lax.abs(lax.sub(a, b))
     close = lax.le(diff, lax.add(atol, lax.mul(rtol, lax.abs(b))))
     if ok is not None:
         close = lax.bitwise_and(close, ok)
