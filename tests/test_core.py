@@ -286,3 +286,10 @@ def test_lax_broadcasts_rank0_operands_like_jax():
     np.testing.assert_allclose(lax.mul(xnp.ones((2, 2)), xnp.asarray(3.0)), np.full((2, 2), 3.0))
     with pytest.raises(TypeError, match="incompatible shapes"):
         lax.add(xnp.ones(2), xnp.ones(3))
+
+
+def test_complex_to_bool_and_lax_on_numpy_scalars():
+    z = np.array([1j, 0j, 1 + 0j, -2 - 1j], np.complex64)
+    np.testing.assert_array_equal(xnp.asarray(z).astype(bool), z.astype(bool))
+    out = lax.broadcast_in_dim(np.float32(1.5), (), ())
+    assert isinstance(out, xtrace.Array) and float(out) == 1.5

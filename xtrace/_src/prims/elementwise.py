@@ -401,6 +401,11 @@ def _convert_lower(ctx, x, new_dtype, weak_type):
     if a.dtype == new_dtype:
         return x
     src_k, dst_k = kind(a.dtype), kind(new_dtype)
+    if src_k == "complex" and dst_k == "bool":  # nonzero if either part is
+        zero = ctx.constant(0, ShapedArray(a.shape, a.dtype))
+        return ctx.op1("stablehlo.compare", [x, zero], out,
+                       "comparison_direction = #stablehlo<comparison_direction NE>, "
+                       "compare_type = #stablehlo<comparison_type FLOAT>")
     if src_k == "complex" and dst_k != "complex":
         part = ShapedArray(a.shape, _real_dtype(a.dtype))
         x = ctx.op1("stablehlo.real", [x], part)

@@ -78,7 +78,7 @@ def broadcast_in_dim(x, shape: Sequence[int], broadcast_dimensions: Sequence[int
     x, = lax_args(x)
     shape = _ints(shape, "shape")
     bd = _ints(broadcast_dimensions, "broadcast_dimensions")
-    if get_aval(x).shape == shape and bd == tuple(range(len(shape))):
+    if get_aval(x).shape == shape and bd == tuple(range(len(shape))) and hasattr(x, "aval"):
         return x
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
 
