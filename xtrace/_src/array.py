@@ -75,7 +75,8 @@ class Array:
     # ---- NumPy interop ----
     def _value(self) -> np.ndarray:
         if self._npy is None:
-            self._npy = backend.to_numpy(self.buffer, self.aval.dtype)
+            # (DLPack hands back 0-d buffers as shape (1,): restore the array's shape)
+            self._npy = backend.to_numpy(self.buffer, self.aval.dtype).reshape(self.aval.shape)
         return self._npy
 
     def __array__(self, dtype=None, copy=None):

@@ -25,26 +25,11 @@ def _is_array(x) -> bool:
 
 
 def asarray(a: ArrayLike, dtype: Any = None, copy: bool | None = None) -> Array:
-    """Convert ``a`` to an xtrace array (64-bit values become 32-bit unless x64 is on)."""
-    if _is_array(a):
-        return a if dtype is None else astype(a, dtype)
-    if dtypes.is_python_scalar(a) and dtype is None:
-        return from_numpy(np.asarray(a, dtypes.python_scalar_dtype(a)),
-                          weak_type=type(a) is not bool)
-    if isinstance(a, (list, tuple)) and builtins.any(_is_array(x) for x in _flat(a)):
-        from xtrace._src.numpy.shapes import stack
-        return stack([asarray(x) for x in a]) if dtype is None else astype(
-            stack([asarray(x) for x in a]), dtype)
-    arr = np.asarray(a)
-    if arr.dtype == object:
-        raise TypeError(f"xtrace cannot make an array from {type(a).__name__} {a!r:.60}")
-    if dtype is None and isinstance(a, (list, tuple)):
-        # Python number lists take the default types, as in JAX.
-        if arr.dtype == np.float64:
-            arr = arr.astype(dtypes.default_float())
-        elif arr.dtype == np.int64:
-            arr = arr.astype(dtypes.default_int())
-    return from_numpy(arr, dtype)
+    """Convert ``a`` to an xtrace array (the full rules live in ``creation.asarray``)."""
+    if _is_array(a) and dtype is None:
+        return a
+    from xtrace._src.numpy.creation import asarray as _asarray
+    return _asarray(a, dtype)
 
 
 def _flat(xs):

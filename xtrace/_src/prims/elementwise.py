@@ -431,7 +431,7 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
     x, = lax_args(x)
     from xtrace._src.core import get_aval
     aval = get_aval(x)
-    if aval.dtype == new_dtype and aval.weak_type == bool(weak_type):
+    if aval.dtype == new_dtype and aval.weak_type == bool(weak_type) and hasattr(x, "aval"):
         return x
     return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
 

@@ -123,7 +123,8 @@ def reshape(x, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None
     x, = lax_args(x)
     new_sizes = _ints(new_sizes, "new_sizes")
     dims = None if dimensions is None else _ints(dimensions, "dimensions")
-    if get_aval(x).shape == new_sizes and (dims is None or dims == tuple(range(len(dims)))):
+    if get_aval(x).shape == new_sizes and (dims is None or dims == tuple(range(len(dims)))) \
+            and hasattr(x, "aval"):
         return x
     return reshape_p.bind(x, new_sizes=new_sizes, dimensions=dims)
 
@@ -145,7 +146,7 @@ transpose_p = define("transpose", _transpose_abstract,
 def transpose(x, permutation: Sequence[int]):
     x, = lax_args(x)
     perm = _ints(permutation, "permutation")
-    if perm == tuple(range(len(perm))) and len(perm) == get_aval(x).ndim:
+    if perm == tuple(range(len(perm))) and len(perm) == get_aval(x).ndim and hasattr(x, "aval"):
         return x
     return transpose_p.bind(x, permutation=perm)
 
