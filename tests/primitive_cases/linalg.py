@@ -12,9 +12,9 @@ import numpy as np
 
 from xtrace import lax
 from tests.primitive_cases import Case, rand
-from tests.primitive_cases.elementwise import (BF16, BOOL, C64, C128, EPS, EXACT, F16, F32, F64,
-                                               I8, I32, I64, U8, U32, c128, f64, ints, kind,
-                                               main, quiet, variant)
+from tests.primitive_cases.elementwise import (BF16, BOOL, C64, C128, EPS, F16, F32, F64, I8,
+                                               I32, I64, U8, U32, c128, f64, ints, kind, main,
+                                               quiet, variant)
 
 CASES: dict[str, list[Case]] = {}
 
