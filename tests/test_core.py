@@ -293,3 +293,13 @@ def test_complex_to_bool_and_lax_on_numpy_scalars():
     np.testing.assert_array_equal(xnp.asarray(z).astype(bool), z.astype(bool))
     out = lax.broadcast_in_dim(np.float32(1.5), (), ())
     assert isinstance(out, xtrace.Array) and float(out) == 1.5
+
+
+def test_dynamic_slice_negative_starts_count_from_the_end_once():
+    a = np.arange(10, dtype=np.int32)
+    np.testing.assert_array_equal(lax.dynamic_slice(xnp.asarray(a), [-3], [4]), a[6:10])
+    f = xtrace.jit(lambda i: lax.dynamic_slice(xnp.asarray(a), [i], [4]))
+    np.testing.assert_array_equal(f(-3), a[6:10])
+    np.testing.assert_array_equal(f(-30), a[0:4])      # then clamped
+    out = lax.dynamic_update_slice(xnp.zeros(5), xnp.ones(2), [-1])
+    np.testing.assert_array_equal(out, [0, 0, 0, 1, 1])

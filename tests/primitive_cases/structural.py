@@ -286,12 +286,12 @@ dtype_variants("slice", lambda x: lax.slice(x, (1,), (6,), (2,)), lambda x: x[1:
 # ---------------------------------------------------------------------------------------------
 # dynamic_slice / dynamic_update_slice: XLA clamps the start indices so that the slice (or the
 # update) fits inside the operand.
-# (JAX's lax.dynamic_slice first wraps a negative index once, Python-style; xtrace does not, so
-# only starts below -size are used here, where both clamp to 0.)
+# As in JAX's lax.dynamic_slice, a negative start is first wrapped once, Python-style.
 
 
 def _clamped(starts, sizes, shape):
-    return [min(max(int(s), 0), n - k) for s, k, n in zip(starts, sizes, shape)]
+    starts = [int(s) + n if int(s) < 0 else int(s) for s, n in zip(starts, shape)]
+    return [min(max(s, 0), n - k) for s, k, n in zip(starts, sizes, shape)]
 
 
 def _ds_ref(x, starts, sizes):

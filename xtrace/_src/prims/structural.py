@@ -373,11 +373,28 @@ def _index_args(idx):
     return out
 
 
+def _wrap_negative(idx, shape):
+    """JAX's rule: a negative start index counts once from the end (then XLA clamps)."""
+    from xtrace._src.prims.elementwise import add, lt, select
+    out = []
+    for i, d in zip(idx, shape):
+        if isinstance(i, (np.integer, int)):
+            out.append(np.asarray(i + d if i < 0 else i, np.asarray(i).dtype)[()])
+        else:
+            dt = get_aval(i).dtype
+            if dtypes.is_unsigned(dt):
+                out.append(i)
+                continue
+            out.append(select(lt(i, np.zeros((), dt)[()]), add(i, np.asarray(d, dt)[()]), i))
+    return out
+
+
 def dynamic_slice(x, start_indices: Sequence, slice_sizes: Sequence[int]):
-    """Slice of ``slice_sizes`` starting at traced ``start_indices`` (clamped into bounds)."""
+    """Slice of ``slice_sizes`` at ``start_indices`` (negative ones count from the end once;
+    then clamped so the slice fits, as in JAX)."""
     x, = lax_args(x)
-    return dynamic_slice_p.bind(x, *_index_args(start_indices),
-                                slice_sizes=_ints(slice_sizes, "slice_sizes"))
+    idx = _wrap_negative(_index_args(start_indices), get_aval(x).shape)
+    return dynamic_slice_p.bind(x, *idx, slice_sizes=_ints(slice_sizes, "slice_sizes"))
 
 
 def _dus_abstract(x, update, *idx):
@@ -395,8 +412,11 @@ dynamic_update_slice_p = define(
 
 
 def dynamic_update_slice(x, update, start_indices: Sequence):
+    """``x`` with ``update`` written at ``start_indices`` (negative ones count from the end
+    once; then clamped so the update fits, as in JAX)."""
     x, update = lax_args(x, update)
-    return dynamic_update_slice_p.bind(x, update, *_index_args(start_indices))
+    idx = _wrap_negative(_index_args(start_indices), get_aval(x).shape)
+    return dynamic_update_slice_p.bind(x, update, *idx)
 
 
 # ---------------------------------------------------------------------------------------------
