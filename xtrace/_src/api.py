@@ -129,9 +129,9 @@ def _linearize_flat(fun: Callable, primals: list[Any]):
     return [pv.const for pv in pvals_out[:m]], jaxpr
 
 
-def linearize(fun: Callable, *primals: Any, has_aux: bool = False):
-    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the linearized function
-    (the primal computation is done once, here)."""
+def _linearize_tree(fun: Callable, primals: tuple, has_aux: bool, name: str):
+    """Pytree version of ``_linearize_flat``: returns the flat primals, their tree, the flat
+    primal outputs, the linear Jaxpr, the output tree and the aux box."""
     p_flat, in_tree = tree_flatten(primals)
     p_flat = [_as_array(p) for p in p_flat]
     out_tree_box: list[Any] = []
@@ -140,14 +140,21 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False):
     def flat_fun(*args):
         out = fun(*tree_unflatten(in_tree, args))
         if has_aux:
-            out, aux = _split_aux(out, "linearize")
+            out, aux = _split_aux(out, name)
             aux_box.append(aux)
         leaves, tree = tree_flatten(out)
         out_tree_box.append(tree)
         return leaves
 
     p_out, jaxpr = _linearize_flat(flat_fun, p_flat)
-    out_tree = out_tree_box[0]
+    return p_flat, in_tree, p_out, jaxpr, out_tree_box[0], aux_box
+
+
+def linearize(fun: Callable, *primals: Any, has_aux: bool = False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the linearized function
+    (the primal computation is done once, here)."""
+    p_flat, in_tree, p_out, jaxpr, out_tree, aux_box = _linearize_tree(fun, primals, has_aux,
+                                                                     "linearize")
 
     def f_jvp(*tangents):
         t_flat, t_tree = tree_flatten(tangents)
@@ -167,22 +174,8 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False):
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     """``(fun(*primals), f_vjp)`` where ``f_vjp(cotangent)`` returns one cotangent per primal."""
-    p_flat, in_tree = tree_flatten(primals)
-    p_flat = [_as_array(p) for p in p_flat]
-    out_tree_box: list[Any] = []
-    aux_box: list[Any] = []
-
-    def flat_fun(*args):
-        out = fun(*tree_unflatten(in_tree, args))
-        if has_aux:
-            out, aux = _split_aux(out, "vjp")
-            aux_box.append(aux)
-        leaves, tree = tree_flatten(out)
-        out_tree_box.append(tree)
-        return leaves
-
-    p_out, jaxpr = _linearize_flat(flat_fun, p_flat)
-    out_tree = out_tree_box[0]
+    p_flat, in_tree, p_out, jaxpr, out_tree, aux_box = _linearize_tree(fun, primals, has_aux,
+                                                                     "vjp")
     out_avals = [get_aval(p) for p in p_out]
 
     def f_vjp(ct):
