@@ -92,6 +92,7 @@ class Primitive:
         self.transpose: Callable | None = None
         self.batch: Callable | None = None
         self.impl: Callable = self._default_impl
+        self.eager_cache: dict = {}  # avals -> compiled program, for parameterless eager calls
 
     def __repr__(self) -> str:
         return self.name
