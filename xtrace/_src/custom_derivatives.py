@@ -28,14 +28,6 @@ def _inline_lower(ctx, *args, jaxpr: ClosedJaxpr, **_):
     return lowering.lower_jaxpr_body(ctx.emitter, jaxpr.jaxpr, consts, list(args), ctx.module)
 
 
-def _trace_flat(fun: Callable, avals, name: str) -> ClosedJaxpr:
-    closed = trace_to_jaxpr(fun, avals, name)
-    j = closed.jaxpr
-    if j.constvars:  # hoist constants into inputs so params carry no arrays
-        raise AssertionError("use _hoisted")
-    return closed
-
-
 def _hoisted(fun: Callable, avals, name: str) -> tuple[ClosedJaxpr, list[Any]]:
     closed = trace_to_jaxpr(fun, avals, name)
     j = closed.jaxpr
@@ -50,6 +42,38 @@ def _resolve_args(fun: Callable, args: tuple, kwargs: dict) -> tuple:
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
     return tuple(bound.arguments.values())
+
+
+class _Args:
+    """A call's arguments split into static ones (``nondiff_argnums``/``static_argnums``) and
+    the flat array leaves of the rest; ``full(dyn)`` rebuilds the argument list."""
+
+    def __init__(self, fun: Callable, args: tuple, kwargs: dict, static_argnums: Sequence[int]):
+        from xtrace._src.api import _as_array
+        self.args = _resolve_args(fun, args, kwargs)
+        nd = {i % len(self.args) for i in static_argnums} if self.args else set()
+        self.static = {i: self.args[i] for i in nd}
+        self.nondiff = [self.static[i] for i in sorted(nd)]
+        self.dyn = [a for i, a in enumerate(self.args) if i not in nd]
+        leaves, self.in_tree = tree_flatten(tuple(self.dyn))
+        self.leaves = [_as_array(x) for x in leaves]
+
+    def full(self, dyn_leaves) -> list:
+        it = iter(tree_unflatten(self.in_tree, dyn_leaves))
+        return [self.static[i] if i in self.static else next(it)
+                for i in range(len(self.args))]
+
+    def trace(self, fun: Callable, name: str) -> tuple[ClosedJaxpr, list[Any], Any]:
+        """``fun`` traced on the leaves: (Jaxpr with constants hoisted, constants, out tree)."""
+        out_tree_box = []
+
+        def flat_fun(*xs):
+            out_leaves, out_tree = tree_flatten(fun(*self.full(xs)))
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in self.leaves], name)
+        return jaxpr, consts, out_tree_box[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,29 +158,11 @@ class custom_jvp:
         if self.jvp is None:
             raise AttributeError(f"No JVP defined for custom_jvp function {self.__name__} "
                                  "using defjvp.")
-        args = _resolve_args(self.fun, args, kwargs)
-        nd = {i % len(args) for i in self.nondiff_argnums}
-        static = {i: args[i] for i in nd}
-        dyn = [a for i, a in enumerate(args) if i not in nd]
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        from xtrace._src.api import _as_array
-        leaves = [_as_array(x) for x in leaves]
-        out_tree_box = []
-
-        def full_args(dyn_args):
-            it = iter(dyn_args)
-            return [static[i] if i in static else next(it) for i in range(len(args))]
-
-        def flat_fun(*xs):
-            out = self.fun(*full_args(tree_unflatten(in_tree, xs)))
-            out_leaves, out_tree = tree_flatten(out)
-            out_tree_box.append(out_tree)
-            return out_leaves
-
-        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in leaves], self.__name__)
-        out_tree = out_tree_box[0]
+        a = _Args(self.fun, args, kwargs, self.nondiff_argnums)
+        jaxpr, consts, out_tree = a.trace(self.fun, self.__name__)
+        in_tree, leaves = a.in_tree, a.leaves
         user_jvp = self.jvp
-        nondiff = [static[i] for i in sorted(nd)]
+        nondiff = a.nondiff
 
         def flat_jvp(consts_, primals, tangents):
             p = tree_unflatten(in_tree, primals)
@@ -256,34 +262,15 @@ class custom_vjp:
         if self.fwd is None:
             raise AttributeError(f"No VJP defined for custom_vjp function {self.__name__} "
                                  "using defvjp.")
-        args = _resolve_args(self.fun, args, kwargs)
-        nd = {i % len(args) for i in self.nondiff_argnums}
-        static = {i: args[i] for i in nd}
-        nondiff = [static[i] for i in sorted(nd)]
-        dyn = [a for i, a in enumerate(args) if i not in nd]
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        from xtrace._src.api import _as_array
-        leaves = [_as_array(x) for x in leaves]
-        out_tree_box = []
+        a = _Args(self.fun, args, kwargs, self.nondiff_argnums)
         name = self.__name__
-
-        def full_args(dyn_args):
-            it = iter(dyn_args)
-            return [static[i] if i in static else next(it) for i in range(len(args))]
-
-        def flat_fun(*xs):
-            out = self.fun(*full_args(tree_unflatten(in_tree, xs)))
-            out_leaves, out_tree = tree_flatten(out)
-            out_tree_box.append(out_tree)
-            return out_leaves
-
-        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in leaves], name)
-        out_tree = out_tree_box[0]
+        jaxpr, consts, out_tree = a.trace(self.fun, name)
+        in_tree, leaves, nondiff, dyn = a.in_tree, a.leaves, a.nondiff, a.dyn
         user_fwd, user_bwd = self.fwd, self.bwd
         res_tree_box = []
 
         def flat_fwd(primals):
-            res = user_fwd(*full_args(tree_unflatten(in_tree, primals)))
+            res = user_fwd(*a.full(primals))
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
                 raise TypeError(f"custom_vjp fwd of {name} must return a pair "
                                 "(output, residuals)")
@@ -397,32 +384,17 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
                static_argnums: Sequence[int] = ()) -> Callable:
     """Recompute ``fun``'s intermediates in the backward pass instead of storing them
     (only its inputs are kept as residuals). Alias: ``remat``."""
-    static = set(static_argnums)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        args = _resolve_args(fun, args, kwargs)
-        dyn = [a for i, a in enumerate(args) if i not in static]
-        leaves, in_tree = tree_flatten(tuple(dyn))
-        from xtrace._src.api import _as_array
-        leaves = [_as_array(x) for x in leaves]
-        out_tree_box = []
-
-        def flat_fun(*xs):
-            it = iter(tree_unflatten(in_tree, xs))
-            full = [args[i] if i in static else next(it) for i in range(len(args))]
-            out_leaves, out_tree = tree_flatten(fun(*full))
-            out_tree_box.append(out_tree)
-            return out_leaves
-
-        jaxpr, consts = _hoisted(flat_fun, [get_aval(x) for x in leaves],
-                                 getattr(fun, "__name__", "checkpoint"))
-        outs = remat_p.bind(*consts, *leaves, jaxpr=jaxpr, prevent_cse=prevent_cse)
-        return tree_unflatten(out_tree_box[0], outs)
+        a = _Args(fun, args, kwargs, static_argnums)
+        jaxpr, consts, out_tree = a.trace(fun, getattr(fun, "__name__", "checkpoint"))
+        outs = remat_p.bind(*consts, *a.leaves, jaxpr=jaxpr, prevent_cse=prevent_cse)
+        return tree_unflatten(out_tree, outs)
 
     return wrapped
 
 
 remat = checkpoint
 
-_ = (UndefinedPrimal, JaxprEqn, _trace_flat)
+_ = (UndefinedPrimal, JaxprEqn)
