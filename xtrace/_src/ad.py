@@ -197,6 +197,25 @@ def deflinear(prim: core.Primitive, transpose: Callable) -> None:
     prim.transpose = transpose
 
 
+def defbilinear(prim: core.Primitive, transpose: Callable) -> None:
+    """``prim(x, y)`` is linear in each argument separately (dot_general, conv): its JVP is
+    ``prim(tx, y) + prim(x, ty)`` and ``transpose`` gives the linear arguments' cotangents."""
+
+    def rule(primals, tangents, **params):
+        x, y = primals
+        tx, ty = tangents
+        out = prim.bind(x, y, **params)
+        t = zero_of(out)
+        if not isinstance(tx, Zero):
+            t = add_tangents(t, prim.bind(tx, y, **params))
+        if not isinstance(ty, Zero):
+            t = add_tangents(t, prim.bind(x, ty, **params))
+        return out, t
+
+    prim.jvp = rule
+    prim.transpose = transpose
+
+
 # ---------------------------------------------------------------------------------------------
 # Transposition
 

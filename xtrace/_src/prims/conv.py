@@ -315,18 +315,6 @@ from xtrace._src import ad  # noqa: E402
 from xtrace._src.ad import Zero, is_undefined  # noqa: E402
 
 
-def _conv_jvp(primals, tangents, **params):
-    lhs, rhs = primals
-    tl, tr = tangents
-    out = conv_general_dilated_p.bind(lhs, rhs, **params)
-    t = ad.zero_of(out)
-    if not isinstance(tl, Zero):
-        t = ad.add_tangents(t, conv_general_dilated_p.bind(tl, rhs, **params))
-    if not isinstance(tr, Zero):
-        t = ad.add_tangents(t, conv_general_dilated_p.bind(lhs, tr, **params))
-    return out, t
-
-
 def _reshape_axis_into(src: int, dst: int, x):
     """Merge axis ``src`` into axis ``dst`` (numbered with ``src`` removed), ``src`` major."""
     from xtrace._src.prims.structural import reshape
@@ -453,5 +441,4 @@ def _conv_transpose(ct, lhs, rhs, **params):
     return [None, _conv_transpose_rhs(ct, lhs, rhs.aval, **params)]
 
 
-conv_general_dilated_p.jvp = _conv_jvp
-conv_general_dilated_p.transpose = _conv_transpose
+ad.defbilinear(conv_general_dilated_p, _conv_transpose)

@@ -111,18 +111,6 @@ from xtrace._src import ad  # noqa: E402
 from xtrace._src.ad import Zero, is_undefined  # noqa: E402
 
 
-def _dot_jvp(primals, tangents, **params):
-    x, y = primals
-    tx, ty = tangents
-    out = dot_general_p.bind(x, y, **params)
-    t = ad.zero_of(out)
-    if not isinstance(tx, Zero):
-        t = ad.add_tangents(t, dot_general_p.bind(tx, y, **params))
-    if not isinstance(ty, Zero):
-        t = ad.add_tangents(t, dot_general_p.bind(x, ty, **params))
-    return out, t
-
-
 def _ranges_like(*xs):
     start = 0
     for x in xs:
@@ -179,4 +167,4 @@ def _dot_transpose(ct, x, y, *, dimension_numbers, precision, preferred_element_
     return [tx, ty]
 
 
-dot_general_p.jvp, dot_general_p.transpose = _dot_jvp, _dot_transpose
+ad.defbilinear(dot_general_p, _dot_transpose)
