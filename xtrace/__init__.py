@@ -11,7 +11,7 @@ from xtrace._src.backend import (default_backend, device_count, devices, live_bu
 from xtrace._src.config import config, enable_x64
 from xtrace._src.core import ShapedArray
 from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad,
-                             vjp)
+                             vjp, vmap)
 from xtrace._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
 from xtrace import lax, nn, numpy, random, tree_util  # noqa: F401
@@ -19,7 +19,7 @@ from xtrace import lax, nn, numpy, random, tree_util  # noqa: F401
 __version__ = "0.1.0"
 
 __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad", "jvp", "vjp",
-           "linearize", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
+           "linearize", "vmap", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
            "remat", "devices", "local_devices",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
            "enable_x64", "live_buffer_count", "lax", "nn", "numpy", "random", "tree_util"]

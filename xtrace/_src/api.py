@@ -1,4 +1,5 @@
-"""Public differentiation API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev, hessian.
+"""Public transformation API: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev, hessian
+and vmap.
 
 Everything here is pytree plumbing around ``ad.jvp_flat``, ``partial_eval`` and
 ``ad.backward_pass``.
@@ -422,3 +423,156 @@ def _as_array_tree(x: Any) -> Any:
 
 
 _ = (Zero, UndefinedPrimal)
+
+
+# ---------------------------------------------------------------------------------------------
+# vmap
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
+         axis_size: int | None = None) -> Callable:
+    """Vectorize ``fun`` over a batch axis (JAX's ``vmap``).
+
+    ``in_axes``: an int, None, or a tuple with one entry per positional argument, each entry a
+    pytree prefix of its argument (a dict of axes for a dict argument); None leaves an argument
+    unmapped. Keyword arguments are mapped along axis 0. ``out_axes`` is likewise a prefix of
+    the output. ``axis_name`` names the axis for collectives (``lax.psum`` ...); ``axis_size``
+    gives the batch size when no argument is mapped.
+    """
+    from xtrace._src import batching
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    _check_axes_spec(in_axes, "in_axes")
+    _check_axes_spec(out_axes, "out_axes")
+    if not callable(fun):
+        raise TypeError(f"vmap requires a callable, got {fun!r}")
+
+    @functools.wraps(fun)
+    def batched(*args, **kwargs):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise ValueError(
+                "vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
+                f"positional arguments passed to the function, but got len(in_axes)="
+                f"{len(in_axes)}, len(args)={len(args)}")
+        specs = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+        names = _arg_names(fun, len(args))
+        leaves, dims, where = [], [], []
+        for i, (a, spec) in enumerate(zip(args, specs)):
+            _spread_axes(spec, a, f"in_axes[{i}]" if isinstance(in_axes, tuple) else "in_axes",
+                         names[i], leaves, dims, where)
+        for k in sorted(kwargs):
+            _spread_axes(0, kwargs[k], "kwargs", k, leaves, dims, where)
+        vals, size = [], None
+        sizes = []
+        for x, d, w in zip(leaves, dims, where):
+            if d is None:
+                vals.append(x)
+                continue
+            x = _as_array(x)
+            a = get_aval(x)
+            if not -a.ndim <= d < a.ndim:
+                raise ValueError(
+                    f"vmap was requested to map its argument along axis {d}, which implies "
+                    f"that its rank should be at least {d + 1 if d >= 0 else -d}, but is only "
+                    f"{a.ndim} (its shape is {a.shape}), for argument {w}")
+            vals.append(x)
+            sizes.append((w, a, d % a.ndim))
+        dims = [None if d is None else d % get_aval(v).ndim for v, d in zip(vals, dims)]
+        distinct = {a.shape[d] for _, a, d in sizes}
+        if axis_size is not None:
+            distinct.add(int(axis_size))
+        if len(distinct) > 1:
+            lines = [f"  * argument {w} of type {a.str_short()} has size {a.shape[d]} along "
+                     f"axis {d}" for w, a, d in sizes]
+            if axis_size is not None:
+                lines.append(f"  * axis_size={axis_size}")
+            raise ValueError("vmap got inconsistent sizes for array axes to be mapped:\n"
+                             + "\n".join(lines))
+        if not distinct:
+            if not leaves and not args and not kwargs and axis_size is None:
+                raise ValueError("vmap wrapped function must be passed at least one argument "
+                                 "containing an array, got empty *args=() and **kwargs={}")
+            raise ValueError("vmap must have at least one non-None value in in_axes (or be "
+                             "given axis_size)")
+        size = distinct.pop()
+        arg_trees = [tree_structure(a) for a in args]
+        kw_trees = {k: tree_structure(kwargs[k]) for k in sorted(kwargs)}
+        out_tree_box: list[PyTreeDef] = []
+
+        def flat_fun(*flat):
+            it = iter(flat)
+            a = [tree_unflatten(t, [next(it) for _ in range(t.num_leaves)]) for t in arg_trees]
+            kw = {k: tree_unflatten(t, [next(it) for _ in range(t.num_leaves)])
+                  for k, t in kw_trees.items()}
+            out = fun(*a, **kw)
+            out_leaves, tree = tree_flatten(out)
+            out_tree_box.append(tree)
+            out_dims_box.extend(_out_dims(out_axes, out))
+            return out_leaves
+
+        out_dims_box: list[Any] = []
+        outs = batching.batch_flat(flat_fun, batching.AxisData(size, axis_name), vals, dims,
+                                   lambda: out_dims_box)
+        return tree_unflatten(out_tree_box[0], outs)
+
+    return batched
+
+
+def _check_axes_spec(spec: Any, what: str) -> None:
+    bad = [x for x in tree_flatten(spec, is_leaf=lambda x: x is None)[0]
+           if x is not None and not isinstance(x, (int, np.integer)) or isinstance(x, bool)]
+    if bad:
+        raise TypeError(f"vmap {what} must be an int, None, or a (nested) container with those "
+                        f"types as leaves, but got {spec!r}")
+
+
+def _arg_names(fun: Callable, n: int) -> list[str]:
+    import inspect
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i in range(n):
+        if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY,
+                                                  params[i].POSITIONAL_OR_KEYWORD):
+            names.append(f"'{params[i].name}' (args[{i}])")
+        else:
+            names.append(f"args[{i}]")
+    return names
+
+
+def _spread_axes(spec: Any, tree: Any, spec_name: str, name: str, leaves: list, dims: list,
+                 where: list) -> None:
+    """Append the leaves of ``tree`` with the axis the prefix ``spec`` gives each."""
+    from xtrace._src.jit import _leaf_paths
+    from xtrace._src.tree_util import flatten_up_to
+    spec_leaves, spec_tree = tree_flatten(spec, is_leaf=lambda x: x is None)
+    try:
+        subtrees = flatten_up_to(spec_tree, tree)
+    except ValueError as e:
+        raise ValueError(f"vmap {spec_name} specification must be a tree prefix of the "
+                         f"corresponding value, got specification {spec!r} for value tree "
+                         f"{tree_structure(tree)} of argument {name} ({e})") from None
+    for s, sub in zip(spec_leaves, subtrees):
+        sub_leaves = tree_flatten(sub)[0]
+        paths = _leaf_paths(sub)
+        for x, p in zip(sub_leaves, paths):
+            leaves.append(x)
+            dims.append(None if s is None else int(s))
+            where.append(name + p if len(sub_leaves) > 1 or p else name)
+
+
+def _out_dims(spec: Any, out: Any) -> list[Any]:
+    spec_leaves, spec_tree = tree_flatten(spec, is_leaf=lambda x: x is None)
+    from xtrace._src.tree_util import flatten_up_to
+    try:
+        subtrees = flatten_up_to(spec_tree, out)
+    except ValueError as e:
+        raise ValueError(f"vmap out_axes specification must be a tree prefix of the function's "
+                         f"output, got specification {spec!r} for output tree "
+                         f"{tree_structure(out)} ({e})") from None
+    dims = []
+    for s, sub in zip(spec_leaves, subtrees):
+        dims += [None if s is None else int(s)] * tree_structure(sub).num_leaves
+    return dims

@@ -93,6 +93,9 @@ class Primitive:
         self.batch: Callable | None = None
         self.impl: Callable = self._default_impl
         self.eager_cache: dict = {}  # avals -> compiled program, for parameterless eager calls
+        # A collective (psum, all_gather, axis_index, ...) names axes in its ``axes`` param; a
+        # batching trace calls its rule even when no operand is batched along its own axis.
+        self.collective = False
 
     def __repr__(self) -> str:
         return self.name
@@ -152,6 +155,7 @@ class _State(threading.local):
         self.stack: list[MainTrace] = [MainTrace(0, EvalTrace, None)]
         self.dynamic: MainTrace = self.stack[0]
         self.dynamic_level = 0
+        self.axis_env: list[tuple[Any, int]] = []  # named axes (vmap/pmap) in scope: (name, size)
 
 
 class new_main:
@@ -176,6 +180,32 @@ class new_main:
         if self.dynamic:
             st.dynamic = self.prev
             st.dynamic_level = self.prev.level
+
+
+class extend_axis_env:
+    """Context manager putting a named axis of ``size`` in scope (vmap's and pmap's
+    ``axis_name``), so collectives staged inside can find its size."""
+
+    def __init__(self, name: Any, size: int):
+        self.frame = (name, int(size))
+
+    def __enter__(self) -> None:
+        _state.axis_env.append(self.frame)
+
+    def __exit__(self, *exc) -> None:
+        _state.axis_env.pop()
+
+
+def axis_size(name: Any) -> int:
+    """The size of the innermost named axis ``name`` in scope, or a NameError naming those
+    that are."""
+    for n, size in reversed(_state.axis_env):
+        if n == name:
+            return size
+    names = ", ".join(repr(n) for n, _ in _state.axis_env) or "none"
+    raise NameError(f"unbound axis name: {name!r}. Collectives such as lax.psum need an "
+                    f"enclosing vmap or pmap with axis_name={name!r}; axis names in scope: "
+                    f"{names}")
 
 
 class Trace:

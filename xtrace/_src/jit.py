@@ -46,7 +46,19 @@ def _jit_call_jvp(primals, tangents, *, jaxpr: ClosedJaxpr, name: str, donated: 
     return ad.jvp_flat(lambda *a: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, a), primals, tangents)
 
 
+def _jit_call_batch(axis, vals, dims, *, jaxpr: ClosedJaxpr, name: str, donated: tuple):
+    # The batched call is again one staged call: batch the inner Jaxpr, batch dims leading.
+    from xtrace._src import batching
+    vals = [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+    batched, out_batched = batching.batch_jaxpr(jaxpr, axis, [d is not None for d in dims])
+    inner, consts = hoist_consts(batched)
+    outs = jit_call_p.bind(*consts, *vals, jaxpr=inner, name=name,
+                           donated=(False,) * len(consts) + tuple(donated))
+    return outs, [0 if b else None for b in out_batched]
+
+
 jit_call_p.abstract_eval = _jit_call_abstract_eval
+jit_call_p.batch = _jit_call_batch
 jit_call_p.jvp = _jit_call_jvp
 jit_call_p.lower = _jit_call_lower
 jit_call_p.impl = _jit_call_impl

@@ -152,10 +152,60 @@ class LowerCtx:
 
 
 class ModuleBuilder:
-    """Collects the functions of one module."""
+    """Collects the functions of one module, and knows its replicated axes (pmap).
 
-    def __init__(self) -> None:
+    ``axis_env`` lists the pmapped axes as ``(name, size)``, outermost first; replica ``r``
+    has index ``(r // stride) % size`` along an axis, ``stride`` being the product of the sizes
+    of the axes inside it. Collectives lower with ``replica_groups`` and ``axis_index``."""
+
+    def __init__(self, axis_env: Sequence[tuple[Any, int]] = ()) -> None:
         self.functions: list[str] = []
+        self.axis_env = list(axis_env)
+        self.channel_counter = 0
+
+    @property
+    def num_replicas(self) -> int:
+        return int(np.prod([s for _, s in self.axis_env], dtype=np.int64))
+
+    def _axis(self, name: Any) -> tuple[int, int]:
+        """(size, stride) of the pmapped axis ``name``."""
+        stride = 1
+        for n, size in reversed(self.axis_env):
+            if n == name:
+                return size, stride
+            stride *= size
+        raise NameError(f"unbound axis name: {name!r} (no enclosing pmap or vmap with this "
+                        "axis_name)")
+
+    def replica_groups(self, axes: Sequence[Any]) -> list[list[int]]:
+        """Groups of replica ids that differ only in their indices along ``axes`` (each group
+        ordered by the linear index over ``axes``): the replica_groups of a collective."""
+        sizes_strides = [self._axis(a) for a in axes]
+        groups: dict[tuple, list[tuple[int, int]]] = {}
+        for r in range(self.num_replicas):
+            key = tuple((r // st) % sz if (n not in axes) else -1
+                        for (n, sz), st in zip(self.axis_env, self._strides()))
+            lin = 0
+            for sz, st in sizes_strides:
+                lin = lin * sz + (r // st) % sz
+            groups.setdefault(key, []).append((lin, r))
+        return [[r for _, r in sorted(g)] for g in groups.values()]
+
+    def _strides(self) -> list[int]:
+        out, stride = [], 1
+        for _, size in reversed(self.axis_env):
+            out.append(stride)
+            stride *= size
+        return out[::-1]
+
+    def axis_index(self, name: Any) -> tuple[int, int]:
+        """(size, stride): a replica's index along ``name`` is ``(replica_id // stride) %
+        size``."""
+        return self._axis(name)
+
+    def next_channel(self) -> int:
+        self.channel_counter += 1
+        return self.channel_counter
 
 
 def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[str],
@@ -186,11 +236,13 @@ def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[st
 
 
 def lower_module(jaxpr: ClosedJaxpr, name: str = "main", *, consts_as_args: bool = True,
-                 donated: Sequence[bool] = (), num_replicas: int = 1) -> str:
-    """The StableHLO module text for ``jaxpr``; its constants become leading arguments."""
+                 donated: Sequence[bool] = (), axis_env: Sequence[tuple[Any, int]] = ()) -> str:
+    """The StableHLO module text for ``jaxpr``; its constants become leading arguments.
+    ``axis_env`` names the pmapped axes (their sizes multiply to the number of replicas)."""
     j = jaxpr.jaxpr
     em = FunctionEmitter()
-    module = ModuleBuilder()
+    module = ModuleBuilder(axis_env)
+    num_replicas = module.num_replicas
     n_consts = len(j.constvars)
     arg_avals = [v.aval for v in j.constvars] + [v.aval for v in j.invars]
     arg_names = [f"%arg{i}" for i in range(len(arg_avals))]

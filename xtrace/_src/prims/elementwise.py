@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from xtrace._src import dtypes
-from xtrace._src.core import ShapedArray
+from xtrace._src.core import ShapedArray, get_aval
 from xtrace._src.prims.common import (ANY, FLOAT, INEXACT, INTEGRAL, NUM, broadcast_rank0,
                                       check_kind, define, kind, lax_args, same_shapes_dtypes)
 
@@ -707,3 +707,22 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
 
 
 convert_element_type_p.jvp, convert_element_type_p.transpose = _convert_jvp, _convert_transpose
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above.
+from xtrace._src import batching  # noqa: E402
+
+batching.defbroadcasting(*[p for p in list(globals().values())
+                           if isinstance(p, type(add_p)) and p is not bitcast_convert_type_p])
+
+
+def _bitcast_batch(axis, vals, dims, *, new_dtype):
+    x, = vals
+    d, = dims
+    if d == get_aval(x).ndim - 1:  # the last axis may grow or shrink: keep the batch off it
+        x, d = batching.moveaxis(x, d, 0), 0
+    return bitcast_convert_type_p.bind(x, new_dtype=new_dtype), d
+
+
+bitcast_convert_type_p.batch = _bitcast_batch
