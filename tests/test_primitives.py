@@ -10,6 +10,9 @@ from tests.primitive_cases import all_cases
 CASES = all_cases()
 # Primitives exercised through other primitives' cases rather than on their own.
 INDIRECT = {"jit_call", "custom_lin"}  # custom_lin: tested through grad of custom_vjp
+# Collectives only run inside vmap/pmap (they need a named axis): see tests/test_collectives.py.
+INDIRECT |= {"psum", "pmax", "pmin", "all_gather", "axis_index", "ppermute", "all_to_all",
+             "reduce_scatter"}
 
 
 def test_every_primitive_has_cases():

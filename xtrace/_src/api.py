@@ -288,29 +288,39 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return g
 
 
-# ---- Jacobians (one JVP/VJP per basis vector; stacked) ----
+# ---- Jacobians: one vmapped JVP (VJP) over a stacked basis of one-hot tangents ----
 
 
-def _std_basis(leaves: list[Any]) -> list[list[Any]]:
-    """For each scalar position across ``leaves``, the one-hot tangent list."""
-    import xtrace.numpy as xnp
+def _std_basis(leaves: list[Any]) -> list[Any]:
+    """Per leaf, the rows of the identity over all scalar positions of ``leaves``: leaf ``i``
+    gets shape ``(N,) + shape_i`` (N the total size), one-hot along the flattened positions."""
     sizes = [get_aval(x).size for x in leaves]
     total = sum(sizes)
-    basis = []
-    for k in range(total):
-        vecs = []
-        off = 0
-        for x, n in zip(leaves, sizes):
-            aval = get_aval(x)
-            if off <= k < off + n:
-                e = np.zeros(n, aval.dtype)
-                e[k - off] = 1
-                vecs.append(xnp.asarray(e.reshape(aval.shape)))
-            else:
-                vecs.append(xnp.zeros(aval.shape, aval.dtype))
-            off += n
-        basis.append(vecs)
-    return basis
+    out, off = [], 0
+    for x, n in zip(leaves, sizes):
+        aval = get_aval(x)
+        block = np.zeros((total, n), aval.dtype)
+        block[np.arange(off, off + n), np.arange(n)] = 1
+        out.append(block.reshape((total,) + aval.shape))
+        off += n
+    return out
+
+
+def _jac_blocks(outs: list[Any], ins: list[Any], stacked: Callable[[int, int], Any],
+                out_first: bool) -> list[list[Any]]:
+    """Jacobian blocks ``[o][i]`` of shape ``o.shape + i.shape``; ``stacked(o, i)`` gives the
+    rows (out_first=False: input positions along the last axis of ``o``'s shape; True: output
+    positions along axis 0 of ``i``'s shape) for that pair."""
+    import xtrace.numpy as xnp
+    res = []
+    for oi, o in enumerate(outs):
+        oa = get_aval(o)
+        row = []
+        for ii, x in enumerate(ins):
+            xa = get_aval(x)
+            row.append(xnp.reshape(stacked(oi, ii), oa.shape + xa.shape))
+        res.append(row)
+    return res
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -319,47 +329,36 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     nums, single = _argnums_tuple(argnums)
 
     def jac(*args):
-        import xtrace.numpy as xnp
         diff = [_as_array_tree(args[i]) for i in nums]
         d_leaves, d_tree = tree_flatten(tuple(diff))
         for x in d_leaves:
             _check_inexact("jacfwd", get_aval(x), "an input")
 
         def f_flat(*leaves):
-            dargs = tree_unflatten(d_tree, leaves)
             full = list(args)
-            for i, d in zip(nums, dargs):
+            for i, d in zip(nums, tree_unflatten(d_tree, leaves)):
                 full[i] = d
-            out = fun(*full)
-            return out
+            return fun(*full)
 
-        cols = []
-        out_p = aux = None
-        for basis in _std_basis(d_leaves):
-            res = jvp(lambda *ls: f_flat(*ls), tuple(d_leaves), tuple(basis), has_aux=has_aux)
-            out_p, t = res[0], res[1]
-            if has_aux:
-                aux = res[2]
-            cols.append(tree_flatten(t)[0])
+        def pushfwd(*basis):
+            res = jvp(f_flat, tuple(d_leaves), tuple(basis), has_aux=has_aux)
+            return res if has_aux else res + (None,)
+
+        basis = _std_basis(d_leaves)
+        sizes = [get_aval(x).size for x in d_leaves]
+        total = sum(sizes)
+        out_p, tangents, aux = vmap(pushfwd, out_axes=(None, -1, None),
+                                    axis_size=total)(*basis)
         out_leaves, out_tree = tree_flatten(out_p)
-        # Jacobian leaf for (output leaf o, input leaf i): shape o.shape + i.shape.
-        result_per_out = []
-        for oi, o in enumerate(out_leaves):
-            oshape = get_aval(o).shape
-            per_in = []
-            off = 0
-            for x in d_leaves:
-                n = get_aval(x).size
-                if cols:
-                    block = xnp.stack([c[oi] for c in cols[off:off + n]], axis=-1) if n else \
-                        xnp.zeros(oshape + (0,), get_aval(o).dtype)
-                else:
-                    block = xnp.zeros(oshape + (0,), get_aval(o).dtype)
-                per_in.append(xnp.reshape(block, oshape + get_aval(x).shape))
-                off += n
-            per_in_tree = tree_unflatten(d_tree, per_in)
-            result_per_out.append(per_in_tree[0] if single else per_in_tree)
-        out = tree_unflatten(out_tree, result_per_out)
+        t_leaves = tree_flatten(tangents)[0]
+        offs = np.cumsum([0] + sizes)
+
+        def stacked(oi, ii):
+            return t_leaves[oi][..., offs[ii]:offs[ii + 1]]
+
+        blocks = _jac_blocks(out_leaves, d_leaves, stacked, False)
+        per_out = [tree_unflatten(d_tree, row) for row in blocks]
+        out = tree_unflatten(out_tree, [r[0] if single else r for r in per_out])
         return (out, aux) if has_aux else out
 
     return jac
@@ -371,7 +370,6 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     nums, single = _argnums_tuple(argnums)
 
     def jac(*args):
-        import xtrace.numpy as xnp
         diff = tuple(_as_array_tree(args[i]) for i in nums)
 
         def f_partial(*dargs):
@@ -386,26 +384,18 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             out, f_vjp = vjp(f_partial, *diff)
         out_leaves, out_tree = tree_flatten(out)
         d_leaves, d_tree = tree_flatten(diff)
-        rows = []  # per output basis vector: flat list of input cotangents
-        for basis in _std_basis(out_leaves):
-            cts = f_vjp(tree_unflatten(out_tree, basis))
-            rows.append(tree_flatten(cts)[0])
-        result_per_out = []
-        off = 0
-        for o in out_leaves:
-            oa = get_aval(o)
-            per_in = []
-            for j, x in enumerate(d_leaves):
-                xa = get_aval(x)
-                if oa.size:
-                    block = xnp.stack([r[j] for r in rows[off:off + oa.size]], axis=0)
-                else:
-                    block = xnp.zeros((0,) + xa.shape, xa.dtype)
-                per_in.append(xnp.reshape(block, oa.shape + xa.shape))
-            off += oa.size
-            per_in_tree = tree_unflatten(d_tree, per_in)
-            result_per_out.append(per_in_tree[0] if single else per_in_tree)
-        res = tree_unflatten(out_tree, result_per_out)
+        sizes = [get_aval(o).size for o in out_leaves]
+        basis = _std_basis(out_leaves)
+        cts = vmap(lambda *b: tree_flatten(f_vjp(tree_unflatten(out_tree, b)))[0],
+                   axis_size=sum(sizes))(*basis)
+        offs = np.cumsum([0] + sizes)
+
+        def stacked(oi, ii):
+            return cts[ii][offs[oi]:offs[oi + 1]]
+
+        blocks = _jac_blocks(out_leaves, d_leaves, stacked, True)
+        per_out = [tree_unflatten(d_tree, row) for row in blocks]
+        res = tree_unflatten(out_tree, [r[0] if single else r for r in per_out])
         return (res, aux) if has_aux else res
 
     return jac

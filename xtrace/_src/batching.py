@@ -71,7 +71,8 @@ class BatchTrace(Trace):
     def process_primitive(self, prim, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
-        if all(d is None for d in dims) and not prim.collective:
+        if all(d is None for d in dims) and not prim.collective and not (
+                self.axis.name is not None and _mentions_axis(params, self.axis.name)):
             out = prim.bind(*vals, **params)
             if prim.multiple_results:
                 return [BatchTracer(self, o, None) for o in out]
@@ -82,6 +83,43 @@ class BatchTrace(Trace):
         if prim.multiple_results:
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim)]
         return BatchTracer(self, out, out_dim)
+
+
+def _mentions_axis(params: dict, name: Any) -> bool:
+    """Whether a Jaxpr in ``params`` (control flow, jit) holds a collective over ``name``: such
+    a call must reach its batching rule even when no operand is batched."""
+    for v in params.values():
+        for sub in (v if isinstance(v, (tuple, list)) else (v,)):
+            j = getattr(sub, "jaxpr", sub)
+            if isinstance(j, core.Jaxpr) and _jaxpr_mentions(j, name):
+                return True
+    return False
+
+
+def _jaxpr_mentions(jaxpr: core.Jaxpr, name: Any) -> bool:
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.collective and name in eqn.params.get("axes", ()):
+            return True
+        if _mentions_axis(eqn.params, name):
+            return True
+    return False
+
+
+def _named_axis_trace(prim, args, params) -> "BatchTrace | None":
+    """The innermost vmap interpreter over an axis that ``prim`` names (a collective's ``axes``
+    or a collective inside its Jaxpr params), when it sits above every trace of ``args``."""
+    for m in reversed(core._state.stack):
+        if not issubclass(m.trace_type, BatchTrace) or m.global_data.name is None:
+            continue
+        name = m.global_data.name
+        if (name in params.get("axes", ())) if prim.collective else _mentions_axis(params, name):
+            if m.level > core.find_top_trace(args).main.level:
+                return BatchTrace(m)
+            return None
+    return None
+
+
+core.named_axis_trace = _named_axis_trace
 
 
 # ---------------------------------------------------------------------------------------------

@@ -105,6 +105,15 @@ class Primitive:
 
     def bind(self, *args, **params):
         state = _state
+        if state.axis_env and named_axis_trace is not None:
+            # Inside vmap(axis_name=...): a collective (or a call whose Jaxpr holds one) goes to
+            # that vmap's interpreter even without batched operands (``axis_index('i')``).
+            top = named_axis_trace(self, args, params)
+            if top is not None:
+                outs = top.process_primitive(self, [top.full_raise(a) for a in args], params)
+                if self.multiple_results:
+                    return [full_lower(o) for o in outs]
+                return full_lower(outs)
         if state.dynamic_level == 0:
             for a in args:
                 if isinstance(a, Tracer):
@@ -120,6 +129,8 @@ class Primitive:
 
 
 primitives: dict[str, Primitive] = {}
+# Set by batching.py: (prim, args, params) -> the vmap trace that must see this bind, or None.
+named_axis_trace: Callable | None = None
 
 
 def _apply_primitive(prim, args, params):

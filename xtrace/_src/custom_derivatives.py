@@ -397,4 +397,198 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
 
 remat = checkpoint
 
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above.
+#
+# The primal Jaxprs are batched with ``batching.batch_jaxpr``. The user's rules (custom_jvp's
+# jvp, custom_vjp's fwd/bwd, custom_lin's bwd) are Python functions called later, by the JVP and
+# transposition rules, on whole batches: they are wrapped to run per example under a batching
+# interpreter, so ``grad(vmap(f))`` still uses the custom rule. Their outputs are all batched
+# (batch dim 0): whether the rule's output depends on the batch is only known once it runs.
+# Cotangents of inputs the batch does not vary are summed over the examples.
+
+from xtrace._src import batching  # noqa: E402
+from xtrace._src.batching import BatchTrace, BatchTracer  # noqa: E402
+from xtrace._src.jaxpr_util import hoist as _hoist  # noqa: E402
+from xtrace._src.prims.reductions import reduce_sum  # noqa: E402
+
+stop_gradient_p.batch = batching.vectorized_rule(stop_gradient_p)
+
+
+def _front(vals: Sequence, dims: Sequence) -> list:
+    return [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+
+
+class _batch_interpreter:
+    """Context giving a BatchTrace over ``axis`` for inputs ``vals``: the vmap's own
+    interpreter while it is live and above every input (so tracers that the user's rule closes
+    over, from that vmap, stay batched), else a new one."""
+
+    def __init__(self, axis: batching.AxisData, vals: Sequence[Any]):
+        self.axis = axis
+        self.level = max((v._trace.main.level for v in vals if isinstance(v, core.Tracer)),
+                         default=-1)
+
+    def __enter__(self) -> BatchTrace:
+        self.ctx = None
+        for main in reversed(core._state.stack):
+            if (main.trace_type is BatchTrace and main.global_data is self.axis
+                    and main.level > self.level):
+                return BatchTrace(main)
+        self.ctx = core.new_main(BatchTrace, self.axis)
+        self.env = batching._axis_env(self.axis)
+        main = self.ctx.__enter__()
+        self.env.__enter__()
+        return BatchTrace(main)
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.env.__exit__(*exc)
+            self.ctx.__exit__(*exc)
+
+
+def _run_batched(axis, fun: Callable, vals: Sequence, dims: Sequence) -> list[tuple]:
+    """``fun`` (flat values -> flat values) run per example on ``vals`` batched at ``dims``
+    (``Zero`` values allowed); returns (value, batch dim) per output."""
+    def per_example(v, d, trace):
+        if d is None:
+            return v
+        if isinstance(v, Zero):  # a symbolic zero of the whole batch: one example's zero
+            return Zero(v.aval.update(shape=v.aval.shape[:d] + v.aval.shape[d + 1:]))
+        return BatchTracer(trace, v, d)
+
+    with _batch_interpreter(axis, vals) as trace:
+        ins = [per_example(v, d, trace) for v, d in zip(vals, dims)]
+        outs = []
+        for o in fun(*ins):
+            if isinstance(o, Zero):
+                outs.append((o, None))
+            else:
+                t = trace.full_raise(o)
+                outs.append((t.val, t.bdim))
+        return outs
+
+
+def _at_front(val: Any, dim: int | None, size: int) -> Any:
+    """An output of ``_run_batched`` with its batch dim in front (broadcast if unbatched)."""
+    if isinstance(val, Zero):
+        return Zero(val.aval.update(shape=(size,) + val.aval.shape))
+    return batching.matchaxis(val, dim, 0, size)
+
+
+def _summed(val: Any, dim: int | None) -> Any:
+    """An output of ``_run_batched`` summed over the batch (the cotangent of an input that is
+    the same for every example)."""
+    if dim is None or isinstance(val, Zero):
+        return val
+    return reduce_sum(val, (dim,))
+
+
+class _BatchedJvp:
+    """custom_jvp's jvp rule (``jvp(consts, primals, tangents)``) run per example; the inputs
+    arrive batched at 0 where ``in_b`` says (tangents like their primals)."""
+
+    def __init__(self, jvp: Callable, axis, in_b: Sequence[bool], num_new_consts: int):
+        self.jvp, self.axis, self.in_b, self.skip = jvp, axis, list(in_b), num_new_consts
+
+    def __call__(self, consts, primals, tangents):
+        consts = list(consts)[self.skip:]
+        nc, n = len(consts), len(primals)
+        dims = [0 if b else None for b in self.in_b]
+
+        def per_example(*flat):
+            po, to = self.jvp(flat[:nc], flat[nc:nc + n], flat[nc + n:])
+            return list(po) + list(to)
+
+        outs = _run_batched(self.axis, per_example, [*consts, *primals, *tangents],
+                            dims + dims[nc:])
+        outs = [_at_front(v, d, self.axis.size) for v, d in outs]
+        return outs[:len(outs) // 2], outs[len(outs) // 2:]
+
+
+def _custom_jvp_call_batch(axis, vals, dims, *, jaxpr, jvp, num_consts):
+    in_b = [d is not None for d in dims]
+    batched, consts = _hoist(batching.batch_jaxpr(jaxpr, axis, in_b, True)[0])
+    outs = custom_jvp_call_p.bind(*consts, *_front(vals, dims), jaxpr=batched,
+                                  jvp=_BatchedJvp(jvp, axis, in_b, len(consts)),
+                                  num_consts=len(consts) + num_consts)
+    return outs, [0] * len(outs)
+
+
+custom_jvp_call_p.batch = _custom_jvp_call_batch
+
+
+class _BatchedBwd:
+    """A backward rule ``bwd(res, cts) -> cotangents of the inputs`` run per example: residuals
+    batched at 0 where ``res_b`` says (set by the batched fwd for custom_vjp), cotangents
+    batched at 0; the inputs' cotangents are batched at 0 where ``in_b`` says, else summed."""
+
+    def __init__(self, bwd: Callable, axis, in_b: Sequence[bool], res_b: Sequence[bool] = ()):
+        self.bwd, self.axis, self.in_b, self.res_b = bwd, axis, list(in_b), list(res_b)
+
+    def __call__(self, res, cts):
+        nr = len(res)
+        dims = [0 if b else None for b in self.res_b] + [0] * len(cts)
+        outs = _run_batched(self.axis, lambda *a: self.bwd(list(a[:nr]), list(a[nr:])),
+                            [*res, *cts], dims)
+        return [_at_front(v, d, self.axis.size) if b else _summed(v, d)
+                for (v, d), b in zip(outs, self.in_b)]
+
+
+class _BatchedFwd:
+    """custom_vjp's fwd (``fwd(primals) -> (outs, residuals)``) run per example; records which
+    residuals are batched for the batched bwd."""
+
+    def __init__(self, fwd: Callable, axis, in_b: Sequence[bool], n_out: int, bwd: _BatchedBwd):
+        self.fwd, self.axis, self.in_b, self.n_out, self.bwd = fwd, axis, list(in_b), n_out, bwd
+
+    def __call__(self, primals):
+        def per_example(*p):
+            outs, res = self.fwd(list(p))
+            return list(outs) + list(res)
+
+        outs = _run_batched(self.axis, per_example, list(primals),
+                            [0 if b else None for b in self.in_b])
+        n = self.n_out
+        self.bwd.res_b = [d is not None for _, d in outs[n:]]
+        return ([_at_front(v, d, self.axis.size) for v, d in outs[:n]],
+                [v if d is None else batching.moveaxis(v, d, 0) for v, d in outs[n:]])
+
+
+def _custom_vjp_call_batch(axis, vals, dims, *, jaxpr, fwd, bwd, num_consts):
+    in_b = [d is not None for d in dims]
+    batched, consts = _hoist(batching.batch_jaxpr(jaxpr, axis, in_b, True)[0])
+    bbwd = _BatchedBwd(bwd, axis, in_b[num_consts:])
+    outs = custom_vjp_call_p.bind(*consts, *_front(vals, dims), jaxpr=batched,
+                                  fwd=_BatchedFwd(fwd, axis, in_b[num_consts:],
+                                                   len(jaxpr.out_avals), bbwd),
+                                  bwd=bbwd, num_consts=len(consts) + num_consts)
+    return outs, [0] * len(outs)
+
+
+custom_vjp_call_p.batch = _custom_vjp_call_batch
+
+
+def _custom_lin_batch(axis, vals, dims, *, num_res, bwd, out_avals):
+    in_b = [d is not None for d in dims]
+    out_avals = tuple(a.update(shape=(axis.size,) + a.shape) for a in out_avals)
+    outs = custom_lin_p.bind(*_front(vals, dims), num_res=num_res,
+                             bwd=_BatchedBwd(bwd, axis, in_b[num_res:], in_b[:num_res]),
+                             out_avals=out_avals)
+    return outs, [0] * len(outs)
+
+
+custom_lin_p.batch = _custom_lin_batch
+
+
+def _remat_batch(axis, vals, dims, *, jaxpr, prevent_cse):
+    batched, out_b = batching.batch_jaxpr(jaxpr, axis, [d is not None for d in dims])
+    batched, consts = _hoist(batched)
+    outs = remat_p.bind(*consts, *_front(vals, dims), jaxpr=batched, prevent_cse=prevent_cse)
+    return outs, [0 if b else None for b in out_b]
+
+
+remat_p.batch = _remat_batch
+
 _ = (UndefinedPrimal, JaxprEqn)

@@ -251,12 +251,14 @@ class JitFunction:
         avals = tuple(_leaf_aval(x, lambda i=i: self._describe_leaf(i, args, kwargs))
                       for i, x in enumerate(leaves))
         device = _committed_device(leaves)
-        key = (in_tree, avals, statics, dtypes.x64_enabled(), device)
+        key = (in_tree, avals, statics, dtypes.x64_enabled(), device,
+               tuple(core._state.axis_env))  # collectives' shapes depend on named axis sizes
         entry = self._cache.get(key)
         if entry is None:
             entry = self._specialize(key, in_tree, avals, statics, args, kwargs, dyn_args,
                                      donate_mask_args, device)
-        tracing = core._state.dynamic_level > 0 or any(isinstance(x, Tracer) for x in leaves)
+        tracing = (core._state.dynamic_level > 0 or bool(core._state.axis_env)
+                   or any(isinstance(x, Tracer) for x in leaves))
         if tracing or not entry.cacheable:
             outs = jit_call_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=entry.name,
                                    donated=entry.donated)
@@ -359,7 +361,8 @@ class JitFunction:
         avals = tuple(_leaf_aval(x, lambda i=i: self._describe_leaf(i, args, kwargs))
                       for i, x in enumerate(leaves))
         device = _committed_device(leaves)
-        key = (in_tree, avals, statics, dtypes.x64_enabled(), device)
+        key = (in_tree, avals, statics, dtypes.x64_enabled(), device,
+               tuple(core._state.axis_env))  # collectives' shapes depend on named axis sizes
         entry = self._cache.get(key) or self._specialize(key, in_tree, avals, statics, args,
                                                          kwargs, dyn_args, donate, device)
         return Lowered(entry, self)

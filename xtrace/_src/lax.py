@@ -26,4 +26,6 @@ from xtrace._src.prims.conv import (  # noqa: F401
 from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
 from xtrace._src.prims.control_flow import (  # noqa: F401
     cond, fori_loop, map, scan, switch, while_loop)
+from xtrace._src.prims.collectives import (  # noqa: F401
+    all_gather, all_to_all, axis_index, pmax, pmean, pmin, ppermute, psum, psum_scatter)
 from xtrace._src.custom_derivatives import stop_gradient  # noqa: F401,E402

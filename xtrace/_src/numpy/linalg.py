@@ -57,6 +57,12 @@ def matmul(a, b, /, *, precision=None, preferred_element_type=None) -> Array:
         raise ValueError(f"matmul: operands must have at least one dimension (use multiply "
                          f"for scalars), got shapes {a.shape} and {b.shape}")
     a_vec, b_vec = a.ndim == 1, b.ndim == 1
+    if (a_vec or b_vec) and a.shape[-1] == b.shape[0 if b_vec else -2]:
+        # A vector operand contracts directly (no reshape to a 1-row matrix): the free
+        # dimensions of the other operand are already in matmul's output order, and the
+        # gradient with respect to the matrix is a plain outer product.
+        dims = ((a.ndim - 1,), (0 if b_vec else b.ndim - 2,))
+        return lax.dot_general(a, b, (dims, ((), ())), precision, preferred_element_type)
     if a_vec:
         a = lax.reshape(a, (1,) + a.shape)
     if b_vec:

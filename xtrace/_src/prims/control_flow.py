@@ -1109,3 +1109,167 @@ def _scan_transpose(cts, *args, jaxpr, num_consts, num_carry, length, reverse, u
 scan_p.jvp = _scan_jvp
 scan_p.partial_eval = _scan_partial_eval
 scan_p.transpose = _scan_transpose
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above.
+#
+# The bodies are batched with ``batching.batch_jaxpr`` (batch dims leading), and the loops find
+# which carries are batched by a fixpoint: a carry becomes batched when the body makes it so.
+#
+# * cond: an unbatched index gives a cond of batched branches (an output is batched when any
+#   branch batches it); a batched index runs every branch on the whole batch and picks each
+#   example's result with ``select_n``.
+# * while: with an unbatched predicate the loop body is simply batched. A batched predicate
+#   makes every carry batched: the loop runs while any example goes on, and the body keeps the
+#   carries of the finished examples unchanged (a select on the per-example predicate).
+# * scan: batched xs/ys carry the batch at axis 1 (the scan axis stays in front).
+
+from xtrace._src import batching  # noqa: E402
+from xtrace._src.prims.reductions import reduce_or  # noqa: E402
+from xtrace._src.prims.elementwise import select_n  # noqa: E402
+from xtrace._src.prims.structural import broadcast_in_dim  # noqa: E402
+
+
+def _front(vals: Sequence, dims: Sequence) -> list:
+    """``vals`` with each batch dimension moved to the front (unbatched ones unchanged)."""
+    return [v if d is None else batching.moveaxis(v, d, 0) for v, d in zip(vals, dims)]
+
+
+def _select_rows(which: Any, cases: Sequence) -> Any:
+    """Per example ``b``: ``cases[which[b]][b]``; ``which`` is ``(B,)``, cases ``(B, ...)``."""
+    shape = get_aval(cases[0]).shape
+    if len(shape) > 1:
+        which = broadcast_in_dim(which, shape, (0,))
+    return select_n(which, *cases)
+
+
+def _carry_fixpoint(body: ClosedJaxpr, axis, const_b: Sequence[bool], carry_b: Sequence[bool],
+                    xs_b: Sequence[bool] = ()) -> list[bool]:
+    """The batched carries of a loop whose body takes ``[*consts, *carry, *xs]`` and returns
+    ``[*carry, ...]``: those batched initially or made batched by the body."""
+    carry_b, n = list(carry_b), len(carry_b)
+    while True:
+        _, out_b = batching.batch_jaxpr(body, axis, list(const_b) + carry_b + list(xs_b))
+        new = _or(carry_b, out_b[:n])
+        if new == carry_b:
+            return carry_b
+        carry_b = new
+
+
+# ---- cond ----
+
+
+def _cond_batch_plan(branches: tuple, in_b: tuple, axis) -> tuple:
+    out_b = [False] * len(branches[0].out_avals)
+    for b in branches:
+        out_b = _or(out_b, batching.batch_jaxpr(b, axis, in_b)[1])
+    joined, consts = _join_branches([batching.batch_jaxpr(b, axis, in_b, out_b)[0]
+                                     for b in branches])
+    return joined, consts, out_b
+
+
+def _cond_batch(axis, vals, dims, *, branches):
+    if dims[0] is not None:  # each example takes its own branch: run all, then select
+        index = batching.moveaxis(vals[0], dims[0], 0)
+        outs = [batching.batch_flat(functools.partial(ju.eval_closed, b), axis, vals[1:],
+                                    dims[1:])
+                for b in branches]
+        return [_select_rows(index, os) for os in zip(*outs)], [0] * len(outs[0])
+    index, ops = vals[0], _front(vals[1:], dims[1:])
+    in_b = tuple(d is not None for d in dims[1:])
+    bbranches, consts, out_b = _plans(
+        ("cond_batch", branches, in_b, axis.size, axis.name),
+        lambda: _cond_batch_plan(branches, in_b, axis), lambda r: r[1])
+    outs = cond_p.bind(index, *consts, *ops, branches=bbranches)
+    return outs, [0 if b else None for b in out_b]
+
+
+cond_p.batch = _cond_batch
+
+
+# ---- while ----
+
+
+def _while_batch_plan(cond_jaxpr, body_jaxpr, cc_b: tuple, bc_b: tuple, carry_b: tuple, axis):
+    nk = len(carry_b)
+    carry_b = _carry_fixpoint(body_jaxpr, axis, bc_b, carry_b)
+    pred_b = batching.batch_jaxpr(cond_jaxpr, axis, list(cc_b) + carry_b)[1][0]
+    if pred_b:
+        carry_b = [True] * nk
+    cond_b, _ = batching.batch_jaxpr(cond_jaxpr, axis, list(cc_b) + carry_b)
+    body_b, _ = batching.batch_jaxpr(body_jaxpr, axis, list(bc_b) + carry_b, carry_b)
+    if not pred_b:
+        cj, cconsts = ju.hoist(cond_b)
+        bj, bconsts = ju.hoist(body_b)
+        return carry_b, pred_b, cj, cconsts, bj, bconsts
+    ncc, nbc = len(cc_b), len(bc_b)
+
+    def cond(*args):  # [*cond consts, *carry]: go on while any example goes on
+        pred, = ju.eval_closed(cond_b, *args)
+        return [reduce_or(pred, (0,))]
+
+    def body(*args):  # [*cond consts, *body consts, *carry]: finished examples keep theirs
+        cc, bc, carry = _split(args, ncc, nbc)
+        pred, = ju.eval_closed(cond_b, *cc, *carry)
+        new = ju.eval_closed(body_b, *bc, *carry)
+        return [_select_rows(pred, [c, n]) for c, n in zip(carry, new)]
+
+    cj, cconsts = ju.trace_hoisted(cond, cond_b.in_avals, "while_batched_cond")
+    bj, bconsts = ju.trace_hoisted(body, cond_b.in_avals[:ncc] + body_b.in_avals,
+                                   "while_batched_body")
+    return carry_b, pred_b, cj, cconsts, bj, bconsts
+
+
+def _while_batch(axis, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    cc, bc, carry = _split(_front(vals, dims), cond_nconsts, body_nconsts)
+    cc_b, bc_b, init_b = (tuple(d is not None for d in ds)
+                          for ds in _split(dims, cond_nconsts, body_nconsts))
+    carry_b, pred_b, cj, cconsts, bj, bconsts = _plans(
+        ("while_batch", cond_jaxpr, body_jaxpr, cc_b, bc_b, init_b, axis.size, axis.name),
+        lambda: _while_batch_plan(cond_jaxpr, body_jaxpr, cc_b, bc_b, init_b, axis),
+        lambda r: list(r[3]) + list(r[5]))
+    carry = [batching.broadcast_batch(c, axis.size, 0) if b and not was else c
+             for c, b, was in zip(carry, carry_b, init_b)]
+    body_in = [*bconsts, *cc, *bc] if pred_b else [*bconsts, *bc]
+    outs = while_p.bind(*cconsts, *cc, *body_in, *carry, cond_jaxpr=cj, body_jaxpr=bj,
+                        cond_nconsts=len(cconsts) + len(cc), body_nconsts=len(body_in))
+    return outs, [0 if b else None for b in carry_b]
+
+
+while_p.batch = _while_batch
+
+
+# ---- scan ----
+
+
+def _scan_batch_plan(jaxpr, nc: int, nk: int, const_b: tuple, init_b: tuple, xs_b: tuple,
+                     axis):
+    carry_b = _carry_fixpoint(jaxpr, axis, const_b, init_b, xs_b)
+    ny = len(jaxpr.out_avals) - nk
+    batched, out_b = batching.batch_jaxpr(jaxpr, axis, list(const_b) + carry_b + list(xs_b),
+                                          carry_b + [False] * ny)
+    body, bconsts = ju.hoist(batched)
+    return body, bconsts, carry_b, out_b[nk:]
+
+
+def _scan_batch(axis, vals, dims, *, jaxpr, num_consts, num_carry, length, reverse, unroll):
+    nc, nk = num_consts, num_carry
+    consts, init, xs = _split(vals, nc, nk)
+    const_d, init_d, xs_d = _split(dims, nc, nk)
+    const_b, init_b, xs_b = (tuple(d is not None for d in ds) for ds in (const_d, init_d, xs_d))
+    body, bconsts, carry_b, ys_b = _plans(
+        ("scan_batch", jaxpr, nc, nk, const_b, init_b, xs_b, axis.size, axis.name),
+        lambda: _scan_batch_plan(jaxpr, nc, nk, const_b, init_b, xs_b, axis),
+        lambda r: r[1])
+    consts = _front(consts, const_d)
+    init = [batching.matchaxis(c, d, 0, axis.size) if b else c
+            for c, d, b in zip(init, init_d, carry_b)]
+    xs = [x if d is None else batching.moveaxis(x, d, 1) for x, d in zip(xs, xs_d)]
+    outs = scan_p.bind(*bconsts, *consts, *init, *xs, jaxpr=body,
+                       num_consts=len(bconsts) + nc, num_carry=nk, length=length,
+                       reverse=reverse, unroll=unroll)
+    return outs, [0 if b else None for b in carry_b] + [1 if b else None for b in ys_b]
+
+
+scan_p.batch = _scan_batch

@@ -442,3 +442,69 @@ def _conv_transpose(ct, lhs, rhs, **params):
 
 
 ad.defbilinear(conv_general_dilated_p, _conv_transpose)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above (JAX's _conv_general_dilated_batch_rule): the vmap
+# dimension is folded into a dimension of the same convolution by reshapes, never a loop.
+#   - lhs batched: into the lhs batch dimension (the output batch dimension splits back out);
+#   - rhs batched: into the kernel's output features (the output features split back out);
+#   - both: each example is one more feature group (or batch group): lhs features (or lhs
+#     batch) and kernel output features gain the vmap dimension as their major part.
+# Groups are the major part of a grouped dimension, so with groups the vmap dimension goes
+# just inside them: (groups, vmap, rest).
+
+
+def _conv_batch(axis, vals, dims, **params):
+    lhs, rhs = vals
+    lbd, rbd = dims
+    lhs_spec, rhs_spec, out_spec = params["dimension_numbers"]
+    fgc, bgc = params["feature_group_count"], params["batch_group_count"]
+    size = axis.size
+    if size == 0:  # reshapes cannot split a size-0 vmap dimension back out: the result is empty
+        return _conv_empty_batch(vals, dims, params), 0
+    conv = lambda l, r, **kw: conv_general_dilated_p.bind(l, r, **{**params, **kw})
+    if lbd is not None and rbd is not None:
+        if bgc > 1:
+            new_lhs = _reshape_axis_into(lbd, lhs_spec[0], lhs)
+            kw = dict(batch_group_count=bgc * size)
+        else:
+            new_lhs = _reshape_axis_into(lbd, lhs_spec[1], lhs)
+            kw = dict(feature_group_count=fgc * size)
+        out = conv(new_lhs, _reshape_axis_into(rbd, rhs_spec[0], rhs), **kw)
+        return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
+    if lbd is not None:
+        if bgc == 1:
+            out = conv(_reshape_axis_into(lbd, lhs_spec[0], lhs), rhs)
+        else:
+            out = conv(_fold_inside_groups(lhs, lbd, lhs_spec[0], bgc), rhs)
+        return _reshape_axis_out_of(out_spec[0], size, out), out_spec[0]
+    if fgc == 1 and bgc == 1:
+        out = conv(lhs, _reshape_axis_into(rbd, rhs_spec[0], rhs))
+        return _reshape_axis_out_of(out_spec[1], size, out), out_spec[1]
+    groups = max(fgc, bgc)
+    out = conv(lhs, _fold_inside_groups(rhs, rbd, rhs_spec[0], groups))
+    # output features are (groups, vmap, rest): move the vmap dimension out, before the groups
+    out = _reshape_axis_out_of(out_spec[1], groups, out)
+    out = _reshape_axis_out_of(out_spec[1] + 1, size, out)
+    return _reshape_axis_into(out_spec[1], out_spec[1] + 1, out), out_spec[1]
+
+
+def _fold_inside_groups(x, bdim: int, dst: int, groups: int):
+    """Fold batch dimension ``bdim`` of ``x`` into example dimension ``dst`` (a grouped
+    dimension of ``groups`` groups) as (groups, vmap, rest)."""
+    x = _reshape_axis_out_of(dst + int(bdim <= dst), groups, x)   # ..., groups, rest, ...
+    x = _reshape_axis_into(bdim + int(dst < bdim), dst + 1, x)    # ..., groups, vmap*rest, ...
+    return _reshape_axis_into(dst, dst, x)
+
+
+def _conv_empty_batch(vals, dims, params):
+    from xtrace._src.prims.structural import broadcast_in_dim
+    avals = [get_aval(v) for v in vals]
+    ex = [a if d is None else a.update(shape=a.shape[:d] + a.shape[d + 1:])
+          for a, d in zip(avals, dims)]
+    out = _conv_abstract(*ex, **params)
+    return broadcast_in_dim(np.zeros((), out.dtype)[()], (0,) + out.shape, ())
+
+
+conv_general_dilated_p.batch = _conv_batch

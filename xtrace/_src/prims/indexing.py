@@ -172,9 +172,13 @@ def _gather_abstract(operand, indices, *, dimension_numbers, slice_sizes, indice
         if not 0 <= s <= d:
             raise TypeError(f"gather: slice_sizes {slice_sizes} do not fit operand shape "
                             f"{operand.shape} (dim {i})")
-    for d in dn.collapsed_slice_dims + dn.operand_batching_dims:
+    for d in dn.collapsed_slice_dims:
         if slice_sizes[d] != 1:
-            raise TypeError(f"gather: collapsed and batching dims need slice size 1, but "
+            raise TypeError(f"gather: collapsed dims need slice size 1, but "
+                            f"slice_sizes[{d}] = {slice_sizes[d]}")
+    for d in dn.operand_batching_dims:  # 0 for an empty batch (as StableHLO allows)
+        if slice_sizes[d] > 1:
+            raise TypeError(f"gather: batching dims need slice size 0 or 1, but "
                             f"slice_sizes[{d}] = {slice_sizes[d]}")
     dropped = set(dn.collapsed_slice_dims) | set(dn.operand_batching_dims)
     window = [s for i, s in enumerate(slice_sizes) if i not in dropped]
@@ -368,7 +372,8 @@ def _scatter_abstract(name, kinds, operand, indices, updates, *, dimension_numbe
                         f"{scatter_shape}, but the indices {indices.shape} need "
                         f"{indices.shape[:-1]}")
     for d, w in enumerate(_scatter_window(operand, updates, dn)):
-        if w > operand.shape[d]:
+        # (only window dims: an inserted or batching dim may be empty, its windows dropped)
+        if w > operand.shape[d] and d not in dn.inserted_window_dims + dn.operand_batching_dims:
             raise TypeError(f"{name}: window size {w} of updates {updates.shape} is larger "
                             f"than operand dim {d} of {operand.shape}")
     return operand
@@ -734,3 +739,151 @@ def _scatter_extremal_jvp(prim):
 
 scatter_min_p.jvp = _scatter_extremal_jvp(scatter_min_p)
 scatter_max_p.jvp = _scatter_extremal_jvp(scatter_max_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above.
+#
+# The vmapped axis becomes a dimension of the gather / scatter itself, never a component of the
+# index vector, so no index arithmetic is needed and every mode keeps its meaning:
+#
+# * only the operand batched: a window dimension covering the whole batch (each example's
+#   slice is read / written at the same indices in every example);
+# * the indices batched (operand too, or broadcast to it): an operand_batching_dims /
+#   *_indices_batching_dims pair, StableHLO's batched gather / scatter (example b of the
+#   indices addresses example b of the operand only).
+#
+# The batch dimensions stay where they are when that is valid (else the smallest move puts
+# them where the dimension numbers need them); a scatter broadcasts an unbatched operand
+# (every example writes into its own copy) or unbatched updates.
+from xtrace._src import batching  # noqa: E402
+
+
+def _slot(dims: Sequence[int], j: int, rank: int) -> tuple[int, int]:
+    """The positions ``p`` (in an array with one more dim than ``rank``) at which a new dim
+    becomes the ``j``-th of the sorted ``dims`` (positions in the array without it) once the
+    dims at ``p`` or after shift by one: ``lo <= p <= hi``."""
+    dims = sorted(dims)
+    lo = dims[j - 1] + 1 if j > 0 else 0
+    hi = dims[j] if j < len(dims) else rank
+    return lo, hi
+
+
+def _insert(dims: Sequence[int], p: int) -> tuple[int, ...]:
+    """``dims`` after a new dim is inserted at position ``p``."""
+    return tuple(d + (d >= p) for d in dims)
+
+
+def _add_pair(op_dims, idx_dims, op_d: int, idx_d: int) -> tuple[tuple, tuple]:
+    """Batching-dim pairs with ``(op_d, idx_d)`` added, sorted by operand dim (as checked)."""
+    pairs = sorted(zip(op_dims + (op_d,), idx_dims + (idx_d,)))
+    return tuple(o for o, _ in pairs), tuple(i for _, i in pairs)
+
+
+def _indices_at(idx, d: int) -> tuple[Any, int]:
+    """Batched indices whose batch dim is not the index vector (the last dim of an example)."""
+    if d == get_aval(idx).ndim - 1:
+        return batching.moveaxis(idx, d, 0), 0
+    return idx, d
+
+
+def _non(dims: Sequence[int], rank: int) -> list[int]:
+    return [i for i in range(rank) if i not in dims]
+
+
+def _gather_batch(axis, vals, dims, *, dimension_numbers, slice_sizes, indices_are_sorted,
+                  unique_indices, mode, fill_value):
+    x, idx = vals
+    xd, id_ = dims
+    dn = dimension_numbers
+    out_rank = len(dn.offset_dims) + get_aval(idx).ndim - 1 - (id_ is not None)
+    if xd is not None:  # operand dims at or after xd shift by one
+        dn = dn._replace(collapsed_slice_dims=_insert(dn.collapsed_slice_dims, xd),
+                         start_index_map=_insert(dn.start_index_map, xd),
+                         operand_batching_dims=_insert(dn.operand_batching_dims, xd))
+    if id_ is None:
+        # The batch is one more window dim of every slice (the k-th one of the operand).
+        k = len(_non(dimension_numbers.collapsed_slice_dims
+                     + dimension_numbers.operand_batching_dims, xd))
+        p = _slot(dn.offset_dims, k, out_rank)[0]
+        dn = dn._replace(offset_dims=tuple(sorted(_insert(dn.offset_dims, p) + (p,))))
+        sizes = slice_sizes[:xd] + (axis.size,) + slice_sizes[xd:]
+    else:
+        idx, id_ = _indices_at(idx, id_)
+        # The indices' batch dim is the id_-th batch (non-offset) dim of the output.
+        p = _slot(_non(dn.offset_dims, out_rank), id_, out_rank)[0]
+        dn = dn._replace(offset_dims=_insert(dn.offset_dims, p),
+                         start_indices_batching_dims=_insert(dn.start_indices_batching_dims,
+                                                             id_))
+        if xd is None:
+            # Every example indexes the same operand: together their indices may repeat or be
+            # out of order (as in JAX).
+            indices_are_sorted = unique_indices = False
+            sizes = slice_sizes
+        else:
+            ob, ib = _add_pair(dn.operand_batching_dims, dn.start_indices_batching_dims, xd, id_)
+            dn = dn._replace(operand_batching_dims=ob, start_indices_batching_dims=ib)
+            sizes = slice_sizes[:xd] + (min(axis.size, 1),) + slice_sizes[xd:]
+    out = gather_p.bind(x, idx, dimension_numbers=dn, slice_sizes=tuple(sizes),
+                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                        mode=mode, fill_value=fill_value)
+    return out, p
+
+
+def _updates_at(u, ud: int | None, slot: tuple[int, int], size: int) -> tuple[Any, int]:
+    """Updates with their batch dim inside ``slot`` (moved, or broadcast, as little as needed)."""
+    lo, hi = slot
+    if ud is None:
+        return batching.broadcast_batch(u, size, lo), lo
+    p = min(max(ud, lo), hi)
+    return batching.moveaxis(u, ud, p), p
+
+
+def _scatter_indices_at(idx, id_: int, ud: int | None, scatter_dims, u_rank: int):
+    """Batched indices placed to match the batched updates' scatter dims: when the updates'
+    batch dim is not where the indices' one says, the (usually smaller) indices move."""
+    want = id_ if id_ < get_aval(idx).ndim - 1 else 0  # never after the index vector
+    if ud is not None:
+        lo, hi = _slot(scatter_dims, want, u_rank)
+        if not lo <= ud <= hi:
+            want = sum(s < ud for s in scatter_dims)
+    return batching.moveaxis(idx, id_, want), want
+
+
+def _scatter_batch(prim):
+    def rule(axis, vals, dims, *, dimension_numbers, indices_are_sorted, unique_indices, mode):
+        x, idx, u = vals
+        xd, id_, ud = dims
+        dn = dimension_numbers
+        if xd is None:  # the result differs per example: each writes into its own copy
+            x, xd = batching.broadcast_batch(x, axis.size, 0), 0
+        u_rank = get_aval(u).ndim - (ud is not None)
+        dn = dn._replace(inserted_window_dims=_insert(dn.inserted_window_dims, xd),
+                         scatter_dims_to_operand_dims=_insert(dn.scatter_dims_to_operand_dims,
+                                                              xd),
+                         operand_batching_dims=_insert(dn.operand_batching_dims, xd))
+        if id_ is None:
+            # The batch is one more window dim of every update (the k-th one of the operand).
+            k = len(_non(dimension_numbers.inserted_window_dims
+                         + dimension_numbers.operand_batching_dims, xd))
+            u, p = _updates_at(u, ud, _slot(dn.update_window_dims, k, u_rank), axis.size)
+            dn = dn._replace(update_window_dims=tuple(sorted(_insert(dn.update_window_dims, p)
+                                                             + (p,))))
+        else:
+            # The indices' batch dim is the id_-th scatter (non-window) dim of the updates.
+            scatter_dims = _non(dn.update_window_dims, u_rank)
+            idx, id_ = _scatter_indices_at(idx, id_, ud, scatter_dims, u_rank)
+            u, p = _updates_at(u, ud, _slot(scatter_dims, id_, u_rank), axis.size)
+            ob, ib = _add_pair(dn.operand_batching_dims,
+                               _insert(dn.scatter_indices_batching_dims, id_), xd, id_)
+            dn = dn._replace(update_window_dims=_insert(dn.update_window_dims, p),
+                             operand_batching_dims=ob, scatter_indices_batching_dims=ib)
+        out = prim.bind(x, idx, u, dimension_numbers=dn, indices_are_sorted=indices_are_sorted,
+                        unique_indices=unique_indices, mode=mode)
+        return out, xd
+    return rule
+
+
+gather_p.batch = _gather_batch
+for _p in (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p):
+    _p.batch = _scatter_batch(_p)

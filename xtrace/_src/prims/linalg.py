@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 from xtrace._src import dtypes
 from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.lowering import i64_array
 from xtrace._src.prims.common import NUM, check_kind, define, lax_args
 
 _PRECISIONS = {None: "DEFAULT", "default": "DEFAULT", "fastest": "DEFAULT", "high": "HIGH",
@@ -63,8 +64,41 @@ def _dims(xs: Sequence[int]) -> str:
     return "[" + ", ".join(str(int(x)) for x in xs) + "]"
 
 
+def _outer_lower(ctx, lhs, rhs, lb, rb):
+    """A dot_general without contracting dimensions is an (batched) outer product: broadcast
+    both operands to the output shape and multiply. XLA fuses this into one loop, where its dot
+    emitter would run a matrix multiply with an inner dimension of 1 per batch element (the
+    per-example gradients of a dense layer are exactly this)."""
+    la, ra = ctx.avals_in
+    out = ctx.avals_out[0]
+    nb = len(lb)
+    lfree = [i for i in range(la.ndim) if i not in lb]
+    rfree = [i for i in range(ra.ndim) if i not in rb]
+    ldims = [0] * la.ndim
+    for k, d in enumerate(lb):
+        ldims[d] = k
+    for k, d in enumerate(lfree):
+        ldims[d] = nb + k
+    rdims = [0] * ra.ndim
+    for k, d in enumerate(rb):
+        rdims[d] = k
+    for k, d in enumerate(rfree):
+        rdims[d] = nb + len(lfree) + k
+    full = ShapedArray(out.shape, out.dtype)
+    operands = []
+    for x, a, dims in ((lhs, la, ldims), (rhs, ra, rdims)):
+        if a.dtype != out.dtype:
+            x = ctx.op1("stablehlo.convert", [x], a.update(dtype=out.dtype), operand_avals=[a])
+            a = a.update(dtype=out.dtype)
+        operands.append(ctx.op1("stablehlo.broadcast_in_dim", [x], full,
+                                f"broadcast_dimensions = {i64_array(dims)}", operand_avals=[a]))
+    return ctx.op1("stablehlo.multiply", operands, full, operand_avals=[full, full])
+
+
 def _dot_lower(ctx, lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
+    if not lc and ctx.avals_out[0].dtype != dtypes.bool_:
+        return _outer_lower(ctx, lhs, rhs, lb, rb)
     p0, p1 = precision
     attrs = (f"dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = {_dims(lb)}, "
              f"rhs_batching_dimensions = {_dims(rb)}, lhs_contracting_dimensions = {_dims(lc)}, "
@@ -142,9 +176,24 @@ def _dot_transpose_lhs(ct, x_aval, y, *, dimension_numbers, precision,
     out_axes = np.argsort(list(x_batch) + x_kept + x_contract_sorted_by_y)
     y = convert_element_type(y, get_aval(ct).dtype) if get_aval(y).dtype != get_aval(
         ct).dtype else y
-    res = dot_general_p.bind(ct, y, dimension_numbers=dims, precision=precision,
-                             preferred_element_type=None)
-    res = transpose(res, tuple(int(i) for i in out_axes))
+    perm = [int(i) for i in out_axes]
+    if not dims[0][0] and perm != sorted(perm):
+        # An outer product (no contraction): order the operands so that it comes out in x's
+        # layout instead of transposing a possibly huge result (per-example weight gradients).
+        nb, n_ct = len(dims[1][0]), get_aval(ct).ndim - len(dims[1][0])
+        to_swapped = [i if i < nb else
+                      (i - nb + (get_aval(y).ndim - nb) + nb if i < nb + n_ct else i - n_ct)
+                      for i in range(len(perm))]
+        swapped = [to_swapped[i] for i in perm]
+        if swapped == sorted(swapped):
+            res = dot_general_p.bind(y, ct, dimension_numbers=(((), ()), (dims[1][1], dims[1][0])),
+                                     precision=tuple(precision[::-1]),
+                                     preferred_element_type=None)
+            perm = None
+    if perm is not None:
+        res = dot_general_p.bind(ct, y, dimension_numbers=dims, precision=precision,
+                                 preferred_element_type=None)
+        res = transpose(res, tuple(perm))
     if get_aval(res).dtype != x_aval.dtype:
         res = convert_element_type(res, x_aval.dtype)
     return res
@@ -168,3 +217,48 @@ def _dot_transpose(ct, x, y, *, dimension_numbers, precision, preferred_element_
 
 
 ad.defbilinear(dot_general_p, _dot_transpose)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above: the vmapped dimension becomes one more dimension
+# of the same dot_general, so no operand is moved or copied.
+from xtrace._src import batching  # noqa: E402
+
+
+def _bump(dims: Sequence[int], bdim: int) -> tuple[int, ...]:
+    """Example dimensions ``dims`` renumbered in the array whose batch dimension is ``bdim``."""
+    return tuple(batching.shift_axis(d, bdim) for d in dims)
+
+
+def _dot_batch_dims(ndims, bdims, dimension_numbers):
+    """The dimension numbers of the batched dot_general and the output's batch dimension.
+
+    Both operands batched: the two batch dimensions pair up as a new dot_general batch
+    dimension, put first (output dimension 0). One operand batched: its batch dimension is a
+    free dimension; the output lists batch dimensions, then lhs free, then rhs free dimensions
+    (each in operand order), which places it."""
+    lbd, rbd = bdims
+    (lc, rc), (lb, rb) = dimension_numbers
+    if lbd is not None and rbd is not None:
+        dn = ((_bump(lc, lbd), _bump(rc, rbd)),
+              ((lbd,) + _bump(lb, lbd), (rbd,) + _bump(rb, rbd)))
+        return dn, 0
+    if lbd is not None:
+        lfree = [d for d in range(ndims[0] - 1) if d not in lc and d not in lb]
+        out_dim = len(lb) + sum(d < lbd for d in lfree)
+        return ((_bump(lc, lbd), rc), (_bump(lb, lbd), rb)), out_dim
+    rfree = [d for d in range(ndims[1] - 1) if d not in rc and d not in rb]
+    out_dim = ndims[0] - len(lc) + sum(d < rbd for d in rfree)
+    return ((lc, _bump(rc, rbd)), (lb, _bump(rb, rbd))), out_dim
+
+
+def _dot_batch(axis, vals, dims, *, dimension_numbers, precision, preferred_element_type):
+    lhs, rhs = vals
+    ndims = (get_aval(lhs).ndim, get_aval(rhs).ndim)
+    dn, out_dim = _dot_batch_dims(ndims, dims, dimension_numbers)
+    out = dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=precision,
+                             preferred_element_type=preferred_element_type)
+    return out, out_dim
+
+
+dot_general_p.batch = _dot_batch

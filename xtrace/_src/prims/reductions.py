@@ -341,3 +341,38 @@ def _cum_jvp(op, prim):
 cumprod_p.jvp = _cum_jvp("mul", cumprod_p)
 cummax_p.jvp = _cum_jvp("max", cummax_p)
 cummin_p.jvp = _cum_jvp("min", cummin_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above: every op acts along axes given as params, so the
+# batch dimension stays where it is and the axes shift past it.
+from xtrace._src import batching  # noqa: E402
+
+
+def _out_dim(bdim: int, reduced: Sequence[int]) -> int:
+    """Where the batch dimension lands once the (batched-array) axes ``reduced`` are gone."""
+    return bdim - sum(a < bdim for a in reduced)
+
+
+def _reduce_batch(prim):
+    def rule(axis, vals, dims, *, axes, **params):
+        x, = vals
+        d, = dims
+        new_axes = tuple(batching.shift_axis(a, d) for a in axes)  # still sorted
+        return prim.bind(x, axes=new_axes, **params), _out_dim(d, new_axes)
+    return rule
+
+
+def _cum_batch(prim):
+    def rule(axis_data, vals, dims, *, axis, reverse):
+        x, = vals
+        d, = dims
+        return prim.bind(x, axis=batching.shift_axis(axis, d), reverse=reverse), d
+    return rule
+
+
+for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p,
+           reduce_xor_p, argmax_p, argmin_p):
+    _p.batch = _reduce_batch(_p)
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
+    _p.batch = _cum_batch(_p)

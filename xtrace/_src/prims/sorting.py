@@ -227,3 +227,34 @@ def _top_k_jvp(primals, tangents, *, k, axis):
 
 sort_p.jvp = _sort_jvp
 top_k_p.jvp = _top_k_jvp
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above.
+from xtrace._src import batching  # noqa: E402
+
+
+def _sort_batch(axis, vals, dims, *, dimension, is_stable, num_keys):
+    """All operands share one shape: align them on the first batch dimension (broadcasting
+    unbatched ones, which then sort per example too) and sort along the shifted dimension."""
+    d = next(d for d in dims if d is not None)
+    ops = [batching.matchaxis(v, vd, d, axis.size) for v, vd in zip(vals, dims)]
+    outs = sort_p.bind(*ops, dimension=batching.shift_axis(dimension, d), is_stable=is_stable,
+                       num_keys=num_keys)
+    return outs, [d] * len(outs)
+
+
+def _top_k_batch(axis_data, vals, dims, *, k, axis):
+    """top_k lowers to chlo.top_k on the last axis: when the example's axis is its last one,
+    keep the batch dimension off the end so that no transposes are needed."""
+    x, = vals
+    d, = dims
+    nd = get_aval(x).ndim
+    if d == nd - 1 and axis == nd - 2:
+        x, d = batching.moveaxis(x, d, 0), 0
+    outs = top_k_p.bind(x, k=k, axis=batching.shift_axis(axis, d))
+    return outs, [d, d]
+
+
+sort_p.batch = _sort_batch
+top_k_p.batch = _top_k_batch

@@ -557,3 +557,187 @@ def _dus_transpose(ct, x, u, *idx):
 
 dynamic_update_slice_p.jvp, dynamic_update_slice_p.transpose = _dus_jvp, _dus_transpose
 defjvp_zero(iota_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batching rules (vmap) of the records above. Most keep the batch dimension where it is and
+# only renumber the axes in their params; iota has no operands, so it is never batched.
+from xtrace._src import batching  # noqa: E402
+from xtrace._src.batching import matchaxis, shift_axis  # noqa: E402
+
+
+def _insert_at(seq, pos: int, item) -> tuple:
+    seq = list(seq)
+    seq.insert(pos, item)
+    return tuple(seq)
+
+
+def _batch_pos(example_pos: Sequence[int], d: int) -> int:
+    """Where to put the batch dim in an output whose example dims hold the operand's dims at
+    increasing ``example_pos``: right after the operand dim before the batch dim ``d``, so
+    that the operand dims keep their order around it (no transpose needed)."""
+    return example_pos[d - 1] + 1 if d > 0 else 0
+
+
+def _bid_batch(axis, vals, dims, *, shape, broadcast_dimensions):
+    x, = vals
+    d, = dims
+    p = _batch_pos(broadcast_dimensions, d)
+    bd = _insert_at([shift_axis(b, p) for b in broadcast_dimensions], d, p)
+    return broadcast_in_dim_p.bind(x, shape=_insert_at(shape, p, axis.size),
+                                   broadcast_dimensions=bd), p
+
+
+def _reshape_batch(axis, vals, dims, *, new_sizes, dimensions):
+    # reshape's ``dimensions`` transposes first: put the batch dim in front in the same op.
+    x, = vals
+    d, = dims
+    n = get_aval(x).ndim - 1
+    if d == 0 and dimensions is None:
+        new_dims = None
+    else:
+        order = range(n) if dimensions is None else dimensions
+        new_dims = (d,) + tuple(shift_axis(k, d) for k in order)
+    return reshape_p.bind(x, new_sizes=(axis.size,) + tuple(new_sizes), dimensions=new_dims), 0
+
+
+def _transpose_batch(axis, vals, dims, *, permutation):
+    x, = vals
+    d, = dims
+    perm = _insert_at([shift_axis(p, d) for p in permutation], d, d)
+    return transpose_p.bind(x, permutation=perm), d
+
+
+def _rev_batch(axis, vals, dims, *, dimensions):
+    x, = vals
+    d, = dims
+    return rev_p.bind(x, dimensions=tuple(shift_axis(k, d) for k in dimensions)), d
+
+
+def _squeeze_batch(axis, vals, dims, *, dimensions):
+    x, = vals
+    d, = dims
+    out_d = d - sum(k < d for k in dimensions)
+    return squeeze_p.bind(x, dimensions=tuple(shift_axis(k, d) for k in dimensions)), out_d
+
+
+def _expand_dims_batch(axis, vals, dims, *, dimensions):
+    x, = vals
+    d, = dims
+    n_out = get_aval(x).ndim - 1 + len(dimensions)
+    kept = [i for i in range(n_out) if i not in dimensions]  # where the operand dims land
+    p = _batch_pos(kept, d)
+    return expand_dims_p.bind(x, dimensions=tuple(shift_axis(k, p) for k in dimensions)), p
+
+
+def _concatenate_batch(axis, vals, dims, *, dimension):
+    d = next(b for b in dims if b is not None)
+    xs = [matchaxis(x, b, d, axis.size) for x, b in zip(vals, dims)]
+    return concatenate_p.bind(*xs, dimension=shift_axis(dimension, d)), d
+
+
+def _pad_batch(axis, vals, dims, *, padding_config):
+    x, pv = vals
+    xd, pd = dims
+    if pd is None:  # one padding value for all: the batch dim is just not padded
+        cfg = _insert_at(padding_config, xd, (0, 0, 0))
+        return pad_p.bind(x, pv, padding_config=cfg), xd
+    # A padding value per example: pad with zeros, then select each example's value where a
+    # padded mask of the operand's shape says the element is padding.
+    from xtrace._src.prims.elementwise import select
+    d = 0 if xd is None else xd
+    x = matchaxis(x, xd, d, axis.size)
+    dt = get_aval(x).dtype
+    cfg = _insert_at(padding_config, d, (0, 0, 0))
+    out = pad_p.bind(x, np.zeros((), dt)[()], padding_config=cfg)
+    shape = get_aval(out).shape
+    ones = broadcast_in_dim_p.bind(np.bool_(True), shape=get_aval(x).shape,
+                                   broadcast_dimensions=())
+    is_x = pad_p.bind(ones, np.bool_(False), padding_config=cfg)
+    values = broadcast_in_dim_p.bind(pv, shape=shape, broadcast_dimensions=(d,))
+    return select(is_x, out, values), d
+
+
+def _slice_batch(axis, vals, dims, *, start_indices, limit_indices, strides):
+    x, = vals
+    d, = dims
+    return slice_p.bind(x, start_indices=_insert_at(start_indices, d, 0),
+                        limit_indices=_insert_at(limit_indices, d, axis.size),
+                        strides=None if strides is None else _insert_at(strides, d, 1)), d
+
+
+def _zero_index(idx):
+    """A 0 start index of the dtype of ``idx`` (int32 when there are none)."""
+    dt = get_aval(idx[0]).dtype if idx else np.dtype(np.int32)
+    return np.zeros((), dt)[()]
+
+
+def _stacked_indices(size: int, idx, idims):
+    """The start indices as one (batch, n) array of index vectors, for a gather / scatter."""
+    cols = [broadcast_in_dim_p.bind(i, shape=(size, 1), broadcast_dimensions=(0,) if b == 0
+                                    else ()) for i, b in zip(idx, idims)]
+    return cols[0] if len(cols) == 1 else concatenate_p.bind(*cols, dimension=1)
+
+
+def _dyn_slice_batch(axis, vals, dims, *, slice_sizes):
+    x, *idx = vals
+    xd, *idims = dims
+    if all(b is None for b in idims):  # the same window for all: take the whole batch dim
+        idx = _insert_at(idx, xd, _zero_index(idx))
+        return dynamic_slice_p.bind(x, *idx, slice_sizes=_insert_at(slice_sizes, xd,
+                                                                    axis.size)), xd
+    # A window per example: a gather with one index vector per example (batch dim 0 of the
+    # output), paired with the operand's batch dim when it has one. CLIP clamps the starts as
+    # dynamic_slice does.
+    from xtrace._src.prims.indexing import GatherDimensionNumbers, GatherScatterMode, gather_p
+    n = len(idx)
+    starts = _stacked_indices(axis.size, idx, idims)
+    window = tuple(range(1, n + 1))
+    if xd is None:
+        dn = GatherDimensionNumbers(offset_dims=window, collapsed_slice_dims=(),
+                                    start_index_map=tuple(range(n)))
+        sizes = tuple(slice_sizes)
+    else:
+        x = batching.moveaxis(x, xd, 0)
+        dn = GatherDimensionNumbers(offset_dims=window, collapsed_slice_dims=(),
+                                    start_index_map=window, operand_batching_dims=(0,),
+                                    start_indices_batching_dims=(0,))
+        sizes = (1,) + tuple(slice_sizes)
+    return gather_p.bind(x, starts, dimension_numbers=dn, slice_sizes=sizes,
+                         indices_are_sorted=False, unique_indices=False,
+                         mode=GatherScatterMode.CLIP, fill_value=None), 0
+
+
+def _dus_batch(axis, vals, dims):
+    x, u, *idx = vals
+    xd, ud, *idims = dims
+    if all(b is None for b in idims):  # the same window for all: it spans the batch dim
+        d = xd if xd is not None else ud
+        x, u = matchaxis(x, xd, d, axis.size), matchaxis(u, ud, d, axis.size)
+        return dynamic_update_slice_p.bind(x, u, *_insert_at(idx, d, _zero_index(idx))), d
+    # A window per example: a scatter of each example's update into its own example (paired
+    # batch dims), clamping the starts as dynamic_update_slice does.
+    from xtrace._src.prims.indexing import (GatherScatterMode, ScatterDimensionNumbers,
+                                            scatter_p)
+    n = len(idx)
+    x, u = matchaxis(x, xd, 0, axis.size), matchaxis(u, ud, 0, axis.size)
+    window = tuple(range(1, n + 1))
+    dn = ScatterDimensionNumbers(update_window_dims=window, inserted_window_dims=(),
+                                 scatter_dims_to_operand_dims=window,
+                                 operand_batching_dims=(0,), scatter_indices_batching_dims=(0,))
+    return scatter_p.bind(x, _stacked_indices(axis.size, idx, idims), u, dimension_numbers=dn,
+                          indices_are_sorted=True, unique_indices=True,
+                          mode=GatherScatterMode.CLIP), 0
+
+
+broadcast_in_dim_p.batch = _bid_batch
+reshape_p.batch = _reshape_batch
+transpose_p.batch = _transpose_batch
+rev_p.batch = _rev_batch
+squeeze_p.batch = _squeeze_batch
+expand_dims_p.batch = _expand_dims_batch
+concatenate_p.batch = _concatenate_batch
+pad_p.batch = _pad_batch
+slice_p.batch = _slice_batch
+dynamic_slice_p.batch = _dyn_slice_batch
+dynamic_update_slice_p.batch = _dus_batch
