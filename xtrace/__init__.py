@@ -14,12 +14,13 @@ from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, valu
                              vjp, vmap)
 from xtrace._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
+from xtrace._src.pmap import device_put_replicated, device_put_sharded, pmap
 from xtrace import lax, nn, numpy, random, tree_util  # noqa: F401
 
 __version__ = "0.1.0"
 
 __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad", "jvp", "vjp",
-           "linearize", "vmap", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
+           "linearize", "vmap", "pmap", "device_put_replicated", "device_put_sharded", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
            "remat", "devices", "local_devices",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
            "enable_x64", "live_buffer_count", "lax", "nn", "numpy", "random", "tree_util"]

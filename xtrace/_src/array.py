@@ -13,7 +13,7 @@ class Array:
     """An immutable array living on an XLA device. Operations on it dispatch asynchronously."""
 
     __array_priority__ = 1000
-    __slots__ = ("aval", "_buf", "_npy", "_device", "_deleted_by", "__weakref__")
+    __slots__ = ("aval", "_buf", "_npy", "_device", "_deleted_by", "_shards", "__weakref__")
 
     def __init__(self, buf: Any, aval: ShapedArray, device: Any = None):
         self.aval = aval
@@ -21,6 +21,15 @@ class Array:
         self._npy = None
         self._device = device  # None means the default device
         self._deleted_by = None
+        self._shards = None  # a pmap result: Shards (one buffer per device)
+
+    @classmethod
+    def sharded(cls, shards: "Shards", aval: ShapedArray) -> "Array":
+        """An array split over devices along ``shards.axis`` (what pmap returns). It is
+        assembled into one buffer on the default device only when an operation needs it."""
+        a = cls(None, aval)
+        a._shards = shards
+        return a
 
     # ---- metadata ----
     shape = property(lambda self: self.aval.shape)
@@ -42,12 +51,17 @@ class Array:
         return self._device if self._device is not None else backend.default_device()
 
     def devices(self) -> set:
+        if self._shards is not None:
+            return set(self._shards.devices)
         return {self.device}
 
     # ---- buffer access ----
     @property
     def buffer(self):
         if self._buf is None:
+            if self._shards is not None:  # first use outside pmap: gather on the default device
+                self._buf = backend.to_device(np.ascontiguousarray(self._value()))
+                return self._buf
             raise RuntimeError(
                 f"Array {self.aval.str_short()} has been deleted"
                 + (f" ({self._deleted_by})" if self._deleted_by else "")
@@ -57,16 +71,25 @@ class Array:
     def delete(self, reason: str | None = None) -> None:
         if self._buf is not None:
             backend.delete(self._buf)
-        self._buf, self._npy, self._deleted_by = None, None, reason
+        if self._shards is not None:
+            for b in self._shards.buffers:
+                backend.delete(b)
+        self._buf, self._npy, self._shards, self._deleted_by = None, None, None, reason
 
     def is_deleted(self) -> bool:
-        return self._buf is None
+        return self._buf is None and self._shards is None
 
     def block_until_ready(self) -> "Array":
+        if self._buf is None and self._shards is not None:
+            for b in self._shards.buffers:
+                backend.block_until_ready(b)
+            return self
         backend.block_until_ready(self.buffer)
         return self
 
     def is_ready(self) -> bool:
+        if self._buf is None and self._shards is not None:
+            return all(b.is_ready() for b in self._shards.buffers)
         return self.buffer.is_ready()
 
     def copy_to_host_async(self) -> None:
@@ -74,6 +97,12 @@ class Array:
 
     # ---- NumPy interop ----
     def _value(self) -> np.ndarray:
+        if self._npy is None and self._buf is None and self._shards is not None:
+            sh = self._shards
+            parts = [backend.to_numpy(b, self.aval.dtype).reshape(sh.shard_shape)
+                     for b in sh.buffers]
+            self._npy = np.stack(parts, axis=sh.axis)
+            self._npy.flags.writeable = False
         if self._npy is None:
             # (DLPack hands back 0-d buffers as shape (1,): restore the array's shape)
             self._npy = backend.to_numpy(self.buffer, self.aval.dtype).reshape(self.aval.shape)
@@ -137,7 +166,7 @@ class Array:
                         "static argument instead)")
 
     def __repr__(self) -> str:
-        if self._buf is None:
+        if self.is_deleted():
             return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype.name})"
         body = np.array2string(self._value(), separator=", ", prefix="Array(")
         weak = ", weak_type=True" if self.weak_type else ""
@@ -159,6 +188,17 @@ class Array:
 
     def __deepcopy__(self, memo) -> "Array":
         return self
+
+
+class Shards:
+    """The per-device pieces of a pmapped array: ``buffers[i]`` on ``devices[i]`` holds index
+    ``i`` along ``axis`` (its shape is ``shard_shape``, the array's shape without ``axis``)."""
+
+    __slots__ = ("buffers", "devices", "axis", "shard_shape")
+
+    def __init__(self, buffers: list, devices: tuple, axis: int, shard_shape: tuple):
+        self.buffers, self.devices, self.axis, self.shard_shape = (list(buffers), tuple(devices),
+                                                                   axis, tuple(shard_shape))
 
 
 def _reconstruct(value: np.ndarray, weak_type: bool) -> Array:

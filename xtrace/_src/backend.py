@@ -5,6 +5,7 @@ into it lives here so the rest of xtrace never imports jaxlib.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Any, Sequence
@@ -225,3 +226,18 @@ def delete(buf: Buffer) -> None:
 def execute(exe, bufs: Sequence[Buffer], handlers: Sequence[Any]) -> list:
     """Run a single-device executable; returns its output buffers (asynchronously)."""
     return exe.execute_sharded(bufs).consume_with_handlers(handlers)
+
+
+def execute_replicated(exe, per_arg: Sequence[Sequence[Buffer]], avals: Sequence[Any],
+                       devs: Sequence) -> list[list[Buffer]]:
+    """Run a replicated executable: ``per_arg[k][i]`` is argument k's buffer on ``devs[i]``;
+    ``avals`` are the per-device avals. Returns, per output, one buffer per device."""
+    sharding = _replicated_sharding(tuple(devs))
+    args = [_xc.ArrayImpl(_HostAval(a.shape, a.dtype), sharding, list(bufs), True, True)
+            for bufs, a in zip(per_arg, avals)]
+    return exe.execute_sharded(args).disassemble_into_single_device_arrays()
+
+
+@functools.lru_cache(maxsize=64)
+def _replicated_sharding(devs: tuple):
+    return _xc.GSPMDSharding(_xc.DeviceList(devs), _xc.HloSharding.replicate())
