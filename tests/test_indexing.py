@@ -326,3 +326,11 @@ def test_dimension_numbers_are_hashable_namedtuples():
     out = lax.scatter(xnp.zeros((3, 2)), np.array([[1]]), xnp.ones((1, 2)), sdn)  # lists ok
     np.testing.assert_array_equal(np.asarray(out), [[0, 0], [1, 1], [0, 0]])
     assert lax.GatherScatterMode.from_any("fill") is lax.GatherScatterMode.FILL_OR_DROP
+
+
+def test_traced_negative_scalar_index_counts_from_the_end_once():
+    # JAX: a traced index is wrapped once (i + n if i < 0), then clamped into range
+    f = xtrace.jit(lambda x, i: x[i])
+    x = xnp.arange(5.0)
+    got = [float(f(x, i)) for i in (-1, -5, -6, -7, -10, 4, 5, 7)]
+    assert got == [4.0, 0.0, 0.0, 0.0, 0.0, 4.0, 4.0, 4.0]

@@ -216,3 +216,12 @@ def test_error_unknown_axis_name():
 def test_error_pmap_inside_jit_is_explained():
     with pytest.raises(NotImplementedError, match="pmap inside jit"):
         xtrace.jit(lambda x: pmap(lambda v: v + 1)(x))(X)
+
+
+def test_devices_argument():
+    devs = xtrace.devices()[1:3]
+    out = pmap(lambda v: lax.psum(v, "i"), "i", devices=devs)(X[:2])
+    _close(out, np.broadcast_to(X[:2].sum(0), (2, 3)))
+    assert out.devices() == set(devs)
+    with pytest.raises(ValueError, match="2 devices but the mapped axis has size 4"):
+        pmap(lambda v: v, devices=devs)(X)

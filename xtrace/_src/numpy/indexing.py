@@ -162,8 +162,7 @@ def _basic_getitem(x, entries):
         sizes = list(x.shape)
         for d, t in dyn:
             t = lax.convert_element_type(t, dtypes.int32)
-            full_starts[d] = lax.select(lax.lt(t, np.int32(0)),
-                                        lax.add(t, np.int32(x.shape[d])), t)
+            full_starts[d] = t  # lax.dynamic_slice counts a negative index from the end once
             sizes[d] = 1
         out = lax.dynamic_slice(out, full_starts, sizes)
     if any(s != 0 or l != d or st != 1 for s, l, st, d in
