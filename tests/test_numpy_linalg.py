@@ -1,5 +1,4 @@
 """xtrace.numpy products and contractions, and xtrace.numpy.linalg.norm, against NumPy."""
-import warnings
 
 import numpy as np
 import pytest
@@ -234,6 +233,16 @@ def test_einsum_errors():
 # trace, kron, cross
 
 
+def _np_cross_2d(a, b):
+    """NumPy's cross with 2-vectors, which NumPy 2.0 deprecated and 2.5 removed: a 2-vector
+    has a zero z component, and two 2-vectors give only the z component of their product."""
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    pad = lambda v: np.concatenate([v, np.zeros(v.shape[:-1] + (1,), v.dtype)], -1) \
+        if v.shape[-1] == 2 else v  # noqa: E731
+    return np.cross(pad(a), pad(b))
+
+
 def test_trace_kron_cross():
     m = _rand(3, 4, 5)
     mi = _rand(4, 4, dtype=np.int8)
@@ -257,11 +266,9 @@ def test_trace_kron_cross():
         _check(outs[5], np.kron(m[0], mi[:2, :3]))
         _check(outs[6], np.kron(m[0, 0], m[:2]))
         _check(outs[7], np.cross(a3, b3))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # NumPy 2 deprecates 2-vectors
-            _check(outs[8], np.cross(a2, b2))
-            _check(outs[9], np.cross(a2, b3))
-            _check(outs[10], np.cross(a3, b2))
+        _check(outs[8], _np_cross_2d(a2, b2))
+        _check(outs[9], _np_cross_2d(a2, b3))
+        _check(outs[10], _np_cross_2d(a3, b2))
         _check(outs[11], np.cross(axc, bxc, axisa=0, axisb=1, axisc=0))
         _check(outs[12], np.cross(axc.T, bxc, axis=1))
     _check(xnp.kron(_rand(2, 2, dtype=np.bool_), np.ones((2,), bool)).dtype, np.dtype(bool))
@@ -327,8 +334,6 @@ def test_norm_dtypes_and_errors():
         xla.norm(_rand(3), "fro")
     with pytest.raises(ValueError, match="invalid order 3.0 for a matrix norm|invalid order 3 "):
         xla.norm(_rand(3, 3), 3)
-    with pytest.raises(NotImplementedError, match="needs singular values"):
-        xla.norm(_rand(3, 3), 2)
     with pytest.raises(ValueError, match="improper number of dimensions"):
         xla.norm(_rand(2, 3, 4), 1)
     with pytest.raises(ValueError, match="axis 2 is out of bounds for array of dimension 2"):

@@ -413,6 +413,15 @@ _DTYPES = {"rademacher": np.int32, "randint": np.int32, "bernoulli": np.bool_,
            "permutation": np.int32, "choice_norep": np.int32}
 
 
+def _check_float_sum(v, checksum):
+    """JAX's checksum, to float32 rounding: the bits are exact on every jaxlib, but XLA's log,
+    exp and erf_inv change by an ulp here and there between releases (exact on 0.10.2, which
+    the references come from). A different stream would miss by far more (~sqrt(n))."""
+    total = float(np.sum(v.astype(np.float64)))
+    assert abs(total - checksum) <= 2 ** -20 * float(np.sum(np.abs(v.astype(np.float64)))), (
+        total, checksum)
+
+
 @pytest.mark.parametrize("name", sorted(_DRAWS))
 def test_distribution(name):
     fn, (head, checksum) = _DRAWS[name]
@@ -421,7 +430,7 @@ def test_distribution(name):
     assert v.dtype == dt
     _eq(v[:6], head, dt)
     if v.dtype.kind == "f":
-        assert float(np.sum(v.astype(np.float64))) == checksum
+        _check_float_sum(v, checksum)
     else:
         assert int(np.sum(v.astype(np.int64) * np.arange(v.size))) == checksum
     n = v.size
@@ -451,7 +460,7 @@ def test_distributions_traced():
         v = np.asarray(v)
         _eq(v[:6], head, _DTYPES.get(name, np.float32))
         if v.dtype.kind == "f":
-            assert float(np.sum(v.astype(np.float64))) == checksum
+            _check_float_sum(v, checksum)
         else:
             assert int(np.sum(v.astype(np.int64) * np.arange(v.size))) == checksum
 

@@ -9,6 +9,7 @@ from xtrace._src.array import Array
 from xtrace._src.backend import (default_backend, device_count, devices, live_buffer_count,
                                  local_devices)
 from xtrace._src.config import config, enable_x64
+from xtrace._src.environment import print_environment_info
 from xtrace._src.core import ShapedArray
 from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad,
                              vjp, vmap)
@@ -23,4 +24,4 @@ __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad"
            "linearize", "vmap", "pmap", "device_put_replicated", "device_put_sharded", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
            "remat", "devices", "local_devices",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
-           "enable_x64", "live_buffer_count", "lax", "nn", "numpy", "random", "tree_util"]
+           "enable_x64", "live_buffer_count", "print_environment_info", "lax", "nn", "numpy", "random", "tree_util"]

@@ -1,13 +1,25 @@
 """The one module that talks to jaxlib: clients, devices, compilation, transfers, execution.
 
 jaxlib's Python surface is an internal API of JAX that changes between releases; every call
-into it lives here so the rest of xtrace never imports jaxlib.
+into it lives here so the rest of xtrace never imports jaxlib. What differs between the
+supported releases (docs/install.md) is detected once at import, by what jaxlib has, in
+"jaxlib adapters" below, never by comparing version strings.
+
+Backends: one client per platform ("cpu", "cuda", "tpu"), created when first needed. The
+default one (what ``devices()`` and arrays without an explicit device use) is picked by the
+``platforms`` option (``XTRACE_PLATFORMS``) or, when unset, is the first accelerator whose
+PJRT plugin starts, else the CPU. plugins.py finds the plugin libraries.
 """
 from __future__ import annotations
 
 import functools
+import inspect
+import logging
 import os
+import re
+import sys
 import threading
+import warnings
 from typing import Any, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -15,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 import numpy as np  # noqa: E402
 from jaxlib import xla_client as _xc  # noqa: E402
 
-from xtrace._src import dtypes  # noqa: E402
+from xtrace._src import dtypes, plugins  # noqa: E402
 from xtrace._src.config import config  # noqa: E402
 
 try:  # jaxlib >= 0.5 names its extension module _jax; older ones xla_extension.
@@ -27,55 +39,298 @@ XlaRuntimeError = _xc.XlaRuntimeError
 Device = Any
 Buffer = Any  # a single-device jaxlib ArrayImpl
 
+logger = logging.getLogger("xtrace")
+
+
+# ---- jaxlib adapters: the differences between releases, detected once ----
+def jaxlib_version() -> str:
+    from jaxlib import version
+    return version.__version__
+
+
+def _signature_text(fn) -> str:
+    """A jaxlib function's parameter list as text (nanobind functions hide it from inspect)."""
+    nb = getattr(fn, "__nb_signature__", None)
+    if nb:
+        return " ".join(str(s[0]) for s in nb)
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return fn.__doc__ or ""
+
+
+def _accepts(fn, param: str) -> bool:
+    return re.search(rf"\b{param}\b", _signature_text(fn)) is not None
+
+
+# make_cpu_client(num_devices=) (newer) or the XLA flag (older) for several CPU devices.
+_CPU_CLIENT_NUM_DEVICES = _accepts(_xc.make_cpu_client, "num_devices")
+# batched_device_put(enable_x64=): older releases read the flag from JAX's jit state instead.
+_PUT_KWARGS = dict(committed=True, force_copy=True,
+                   host_buffer_semantics=_xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL)
+if _accepts(_xc.batched_device_put, "enable_x64"):
+    _PUT_KWARGS["enable_x64"] = True
+# array_result_handler(aval, sharding, committed[, _skip_checks]): the last went away.
+_HANDLER_EXTRA = (True,) if _accepts(_ext.array_result_handler, "_skip_checks") else ()
+if hasattr(_xc.ArrayImpl, "_single_device_array_to_np_array_did_copy"):
+    def _copy_to_numpy(buf: Buffer) -> np.ndarray:
+        return buf._single_device_array_to_np_array_did_copy()[0]
+else:  # older jaxlib
+    def _copy_to_numpy(buf: Buffer) -> np.ndarray:
+        return buf._single_device_array_to_np_array()
+if hasattr(_xc.LoadedExecutable, "get_hlo_text"):
+    def optimized_hlo(exe) -> str:
+        return exe.get_hlo_text()
+else:  # older jaxlib
+    def optimized_hlo(exe) -> str:
+        return "\n\n".join(m.to_string() for m in exe.hlo_modules())
+
+
+def _init_jit_state() -> None:
+    """Older jaxlib aborts the process (a C++ check, not an exception) on the first transfer
+    unless JAX's jit state was set up: give it an empty per-thread initializer and plain
+    global flags. x64 on: xtrace picks dtypes itself, jaxlib must not narrow them. When JAX
+    is already imported it has done this, with its own flags, and is left alone."""
+    jax_jit = getattr(_ext, "jax_jit", None)
+    set_init = getattr(jax_jit, "set_thread_local_state_initialization_callback", None)
+    if set_init is None or "jax" in sys.modules:
+        return
+    set_init(lambda: None)
+    if not hasattr(jax_jit, "global_state"):  # later releases keep no such flags in jaxlib
+        return
+    state = jax_jit.global_state()
+    for flag, value in (("enable_x64", True), ("enable_memories", False), ("disable_jit", False)):
+        if hasattr(state, flag):  # which flags there are differs between releases
+            setattr(state, flag, value)
+
+
+_init_jit_state()
+
+
+def _make_cpu_client():
+    n = config.read("num_cpu_devices")
+    if _CPU_CLIENT_NUM_DEVICES:
+        return _xc.make_cpu_client(asynchronous=True, num_devices=n)
+    # Older jaxlib reads the CPU device count from XLA_FLAGS when the first client is made:
+    # set the flag for that moment only (child processes keep the user's XLA_FLAGS).
+    flag = "--xla_force_host_platform_device_count"
+    old = os.environ.get("XLA_FLAGS")
+    kept = [f for f in (old or "").split() if not f.startswith(flag + "=")]
+    os.environ["XLA_FLAGS"] = " ".join(kept + [f"{flag}={n}"])
+    try:
+        client = _xc.make_cpu_client(asynchronous=True)
+    finally:
+        if old is None:
+            del os.environ["XLA_FLAGS"]
+        else:
+            os.environ["XLA_FLAGS"] = old
+    if len(client.devices()) != n:  # XLA read its flags earlier (another jaxlib user did)
+        warnings.warn(f"xtrace asked this jaxlib for {n} CPU devices but got "
+                      f"{len(client.devices())}: with jaxlib < 0.5, set XTRACE_NUM_CPU_DEVICES "
+                      "before anything else in the process uses jaxlib.", RuntimeWarning)
+    return client
+
+
+def _make_plugin_client(plugin: plugins.Plugin):
+    """Load a PJRT plugin library and make a client of it (jaxlib's plugin API)."""
+    name = plugin.platform
+    if not _xc.pjrt_plugin_loaded(name):
+        _xc.load_pjrt_plugin_dynamically(name, plugin.library_path)
+    if not _xc.pjrt_plugin_initialized(name):
+        _xc.initialize_pjrt_plugin(name)
+    options: dict = {}
+    if name == "cuda":
+        gen = getattr(_xc, "generate_pjrt_gpu_plugin_options", None)
+        options = dict(gen()) if gen is not None else {"platform_name": "cuda"}
+    return _xc.make_c_api_client(name, options, None)
+
+
+# ---- Backends: one client per platform, a default one ----
+class Backend:
+    """One platform that started: its client and devices."""
+
+    __slots__ = ("platform", "client", "devices", "local_devices", "plugin")
+
+    def __init__(self, platform: str, client, plugin: plugins.Plugin | None = None):
+        self.platform, self.client, self.plugin = platform, client, plugin
+        self.devices = tuple(client.devices())
+        self.local_devices = tuple(client.local_devices())
+
+    def describe(self) -> str:
+        kinds = sorted({d.device_kind for d in self.devices})
+        src = f", from {self.plugin.package} {self.plugin.version}" if self.plugin else ""
+        return f"{len(self.devices)} device(s) ({', '.join(kinds)}{src})"
+
+
 _lock = threading.RLock()
-_client = None
+_backends: dict[str, Backend] = {}                  # platforms that started
+_unavailable: dict[str, plugins.Unavailable] = {}   # platforms that were tried and failed
+_default: Backend | None = None
+_client = None           # the default backend's client and first device: read on fast paths
+_default_device = None
 
 
 def client_created() -> bool:
-    return _client is not None
+    """Whether the CPU client exists (its device count is fixed from then on)."""
+    return "cpu" in _backends
+
+
+def default_chosen() -> bool:
+    """Whether the default backend is chosen (the platforms option is fixed from then on)."""
+    return _default is not None
+
+
+def _requested() -> tuple[str, ...] | None:
+    return plugins.parse_platforms(config.read("platforms"))
+
+
+def _start(platform: str) -> Backend:
+    """The backend of ``platform``, started if needed; RuntimeError saying why it cannot be."""
+    b = _backends.get(platform)
+    if b is not None:
+        return b
+    with _lock:
+        b = _backends.get(platform)
+        if b is not None:
+            return b
+        err = _unavailable.get(platform)
+        if err is None:
+            requested = _requested()
+            if platform != "cpu" and requested is not None and platform not in requested:
+                raise RuntimeError(
+                    f"xtrace backend {platform!r} is not enabled: the platforms option "
+                    f"(XTRACE_PLATFORMS) is {','.join(requested)!r}; add {platform} to it.")
+            try:
+                b = _backends[platform] = _create(platform)
+                logger.info("xtrace: backend %s started: %s", platform, b.describe())
+                return b
+            except plugins.Unavailable as e:
+                err = _unavailable[platform] = e
+                logger.info("xtrace: backend %s skipped: %s", platform, e.reason)
+        msg = err.message()
+        requested = _requested()
+        if requested is not None and platform in requested and "XTRACE_PLATFORMS" not in msg:
+            msg = (msg[:-1] + f"; or leave {platform} out of the platforms option "
+                   f"(XTRACE_PLATFORMS={','.join(requested)}), e.g. XTRACE_PLATFORMS=cpu.")
+        raise RuntimeError(msg)
+
+
+def _create(platform: str) -> Backend:
+    if platform == "cpu":
+        return Backend("cpu", _make_cpu_client())
+    plugin = plugins.find(platform)  # raises Unavailable: plugin missing, driver too old
+    try:
+        client = _make_plugin_client(plugin)
+        backend = Backend(platform, client, plugin)
+    except Exception as e:  # XlaRuntimeError and friends: no device, version mismatch, ...
+        raise plugins.init_failure(plugin, e, jaxlib_version()) from None
+    if not backend.local_devices:
+        raise plugins.Unavailable(platform, f"{plugin.package} started but found no devices")
+    return backend
+
+
+def _pick_default() -> Backend:
+    """Start the default backend: the first of the requested platforms (each of which must
+    start), or else the first accelerator that starts, or else the CPU."""
+    global _default, _client, _default_device
+    with _lock:
+        if _default is not None:
+            return _default
+        requested = _requested()
+        if requested is not None:
+            chosen = [_start(p) for p in requested][0]
+        else:
+            chosen = None
+            for p in plugins.ACCELERATORS:
+                try:
+                    chosen = _start(p)
+                    break
+                except RuntimeError:  # recorded in _unavailable and logged
+                    pass
+            if chosen is None:
+                chosen = _start("cpu")
+        _client, _default_device = chosen.client, chosen.local_devices[0]
+        _default = chosen
+        skipped = "; ".join(f"{p}: {e.reason}" for p, e in _unavailable.items())
+        logger.info("xtrace: default backend %s%s", chosen.platform,
+                    f" (skipped {skipped})" if skipped else "")
+        return chosen
+
+
+def get_backend(platform: str | None = None) -> Backend:
+    """The backend of ``platform`` ("cpu", "cuda" or "gpu", "tpu"); None: the default one."""
+    if platform is None:
+        return _default if _default is not None else _pick_default()
+    if _default is None and platform != "cpu":
+        _pick_default()  # explicit platforms must all start, and start first
+    return _start(plugins.canonical(platform))
 
 
 def _get_client():
-    global _client
-    if _client is None:
-        with _lock:
-            if _client is None:
-                n = config.read("num_cpu_devices")
-                _client = _xc.make_cpu_client(asynchronous=True, num_devices=n)
-    return _client
+    return _client if _client is not None else _pick_default().client
 
 
 def devices(backend: str | None = None) -> list:
-    """All devices of the client (every process's)."""
-    _check_backend(backend)
-    return list(_get_client().devices())
+    """All devices of a backend (every process's); the default backend when None."""
+    return list(get_backend(backend).devices)
 
 
 def local_devices(backend: str | None = None) -> list:
-    _check_backend(backend)
-    return list(_get_client().local_devices())
+    return list(get_backend(backend).local_devices)
 
 
 def device_count(backend: str | None = None) -> int:
-    return len(devices(backend))
+    return len(get_backend(backend).devices)
 
 
 def default_backend() -> str:
-    return _get_client().platform
-
-
-def _check_backend(backend: str | None) -> None:
-    if backend is not None and backend != "cpu":
-        raise RuntimeError(f"Unknown backend {backend!r}; this xtrace build has: 'cpu'")
+    return get_backend().platform
 
 
 def default_device():
-    return local_devices()[0]
+    return _default_device if _default_device is not None else _pick_default().local_devices[0]
 
 
 def live_buffer_count() -> int:
-    """How many device buffers the client holds right now."""
-    return len(_get_client().live_arrays())
+    """How many device buffers the started clients hold right now."""
+    return sum(len(b.client.live_arrays()) for b in list(_backends.values()))
+
+
+def backend_report() -> list[tuple[str, str, str]]:
+    """(platform, status, detail) for every platform xtrace knows, for print_environment_info:
+    status is "default", "started", "skipped" (detail: why) or "not started"."""
+    default = _default.platform if _default is not None else None
+    requested = _requested()
+    rows = []
+    for p in plugins.PLATFORMS:
+        b, err = _backends.get(p), _unavailable.get(p)
+        if b is not None:
+            rows.append((p, "default" if p == default else "started", b.describe()))
+        elif err is not None:
+            rows.append((p, "skipped", err.reason + (f"; {err.hint}" if err.hint else "")))
+        elif p != "cpu" and requested is not None and p not in requested:
+            rows.append((p, "not started", "not in the platforms option"))
+        else:
+            try:
+                found = f"{plugins.find(p).package} found" if p != "cpu" else "built into jaxlib"
+            except plugins.Unavailable as e:
+                found = e.reason
+            rows.append((p, "not started", f"{found}; xtrace.devices({p!r}) starts it"))
+    return rows
+
+
+def validate_platforms(value: Any, current: Any) -> str | None:
+    """The ``platforms`` option normalized ("cuda,cpu"; None: automatic). It can change only
+    before xtrace first uses a device."""
+    parsed = plugins.parse_platforms(value)
+    new = None if parsed is None else ",".join(parsed)
+    old = plugins.parse_platforms(current)
+    if default_chosen() and parsed != old:
+        raise RuntimeError(
+            "platforms must be set before xtrace first uses a device (the default backend is "
+            f"already {default_backend()!r}); set XTRACE_PLATFORMS in the environment or call "
+            "xtrace.config.update('platforms', ...) first.")
+    return new
 
 
 # ---- Compilation ----
@@ -90,7 +345,7 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
     """Compile StableHLO module text for ``devs`` (one per replica); cached on text and devices."""
     if devs is None:
         devs = (default_device(),)
-    key = (text, tuple(d.id for d in devs))
+    key = (text, tuple(devs))  # devices, not ids: ids repeat across platforms
     exe = _exe_cache.get(key)
     if exe is not None:
         return exe
@@ -98,27 +353,58 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
         exe = _exe_cache.get(key)
         if exe is not None:
             return exe
-        client = _get_client()
+        client = devs[0].client  # the devices' own backend (CPU, GPU, TPU)
         opts = _xc.CompileOptions()
         opts.num_replicas = num_replicas
         opts.num_partitions = 1
         opts.device_assignment = _xc.DeviceAssignment.create(
             np.array([d.id for d in devs]).reshape(num_replicas, 1))
-        try:
-            if hasattr(client, "compile_and_load"):
-                exe = client.compile_and_load(text.encode(), _xc.DeviceList(tuple(devs)), opts)
-            else:  # pragma: no cover - older jaxlib
-                exe = client.compile(text.encode(), opts)
-        except XlaRuntimeError as e:
-            raise CompileError(
-                "XLA could not compile the program xtrace generated; this is a bug in xtrace. "
-                f"XLA said: {str(e).splitlines()[0][:500]}") from None
+
+        def build():
+            try:
+                if hasattr(client, "compile_and_load"):
+                    return client.compile_and_load(text.encode(), _xc.DeviceList(tuple(devs)),
+                                                   opts)
+                return client.compile(text.encode(), opts)  # pragma: no cover - older jaxlib
+            except XlaRuntimeError as e:
+                raise CompileError(
+                    "XLA could not compile the program xtrace generated; this is a bug in "
+                    f"xtrace. XLA said: {str(e).splitlines()[0][:500]}") from None
+
+        from xtrace._src import compile_cache  # the on-disk cache across processes
+        exe = compile_cache.compile_or_load(
+            text, cache_fingerprint(devs, num_replicas), build, serialize,
+            lambda data: deserialize(data, devs, opts))
         _exe_cache[key] = exe
         return exe
 
 
-def optimized_hlo(exe) -> str:
-    return exe.get_hlo_text()
+def serialize(exe) -> bytes:
+    """The bytes of a compiled executable, for the persistent compilation cache."""
+    client = exe.client
+    if hasattr(client, "serialize_executable"):
+        return bytes(client.serialize_executable(exe))
+    return bytes(exe.serialize())  # pragma: no cover - older jaxlib
+
+
+def deserialize(data: bytes, devs: Sequence, opts) -> Any:
+    """Load an executable that ``serialize`` wrote, for ``devs`` with compile options ``opts``."""
+    client = devs[0].client
+    try:
+        return client.deserialize_executable(data, _xc.DeviceList(tuple(devs)), opts)
+    except TypeError:  # pragma: no cover - older jaxlib: (bytes, options)
+        return client.deserialize_executable(data, opts)
+
+
+def cache_fingerprint(devs: Sequence, num_replicas: int) -> tuple[str, ...]:
+    """What, besides the program text, an executable depends on: the jaxlib release, the
+    platform and its version, the device kinds and the device assignment."""
+    from jaxlib import version as _jaxlib_version
+    client = devs[0].client
+    return (f"jaxlib={_jaxlib_version.__version__}", f"platform={client.platform}",
+            f"platform_version={client.platform_version}",
+            "kinds=" + ",".join(sorted({d.device_kind for d in devs})),
+            f"replicas={num_replicas}", "devices=" + ",".join(str(d.id) for d in devs))
 
 
 def cost_analysis(exe) -> dict:
@@ -147,13 +433,13 @@ class _Sharding(_xc.SingleDeviceSharding):
         return _xc.HloSharding.replicate()
 
 
-_shardings: dict[int, _Sharding] = {}
+_shardings: dict[Any, _Sharding] = {}  # by device (ids repeat across platforms)
 
 
 def _sharding(device) -> _Sharding:
-    sh = _shardings.get(device.id)
+    sh = _shardings.get(device)
     if sh is None:
-        sh = _shardings[device.id] = _Sharding(device)
+        sh = _shardings[device] = _Sharding(device)
     return sh
 
 
@@ -162,13 +448,10 @@ def result_handlers(avals: Sequence[Any], device=None) -> list:
 
     ``avals`` need ``shape``, ``dtype`` and ``weak_type`` (xtrace's ShapedArray has them)."""
     sh = _sharding(device if device is not None else default_device())
-    return [_ext.array_result_handler(a, sh, True, True) for a in avals]
+    return [_ext.array_result_handler(a, sh, True, *_HANDLER_EXTRA) for a in avals]
 
 
 # ---- Transfers ----
-_COPY = _xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL
-
-
 class _HostAval:
     __slots__ = ("shape", "dtype", "weak_type")
 
@@ -184,8 +467,7 @@ def to_device(x: np.ndarray, device=None) -> Buffer:
         device = default_device()
     x = np.ascontiguousarray(x)
     return _xc.batched_device_put(_HostAval(x.shape, x.dtype), _sharding(device), [x], [device],
-                                  committed=True, force_copy=True, host_buffer_semantics=_COPY,
-                                  enable_x64=True)
+                                  **_PUT_KWARGS)
 
 
 class _DLPackExport:
@@ -208,7 +490,7 @@ def to_numpy(buf: Buffer, dtype: np.dtype | None = None) -> np.ndarray:
     if dtype is not None and dtype != dtypes.bfloat16 and buf.platform() == "cpu":
         arr = np.from_dlpack(_DLPackExport(buf))  # no JAX lookups on this path
     else:  # NumPy's DLPack refuses bfloat16
-        arr, _ = buf._single_device_array_to_np_array_did_copy()
+        arr = _copy_to_numpy(buf)
     if arr.flags.writeable:
         arr.flags.writeable = False
     return arr

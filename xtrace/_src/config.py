@@ -14,6 +14,15 @@ def _env_bool(name: str, default: bool) -> bool:
     return val.strip().lower() in ("1", "true", "yes", "on")
 
 
+_CACHE_OFF = ("off", "0", "false", "no", "none")
+
+
+def _env_cache_dir() -> str | None:
+    """``XTRACE_CACHE_DIR``: a folder for the compilation cache, or None (unset or "off")."""
+    val = os.environ.get("XTRACE_CACHE_DIR", "").strip()
+    return None if val.lower() in _CACHE_OFF + ("",) else val
+
+
 class Config:
     """Holds xtrace's global options. Use ``xtrace.config.update(name, value)``."""
 
@@ -21,6 +30,17 @@ class Config:
         self._values: dict[str, Any] = {
             "enable_x64": _env_bool("XTRACE_ENABLE_X64", False),
             "num_cpu_devices": int(os.environ.get("XTRACE_NUM_CPU_DEVICES", "1")),
+            # "cpu", "cuda", "tpu" or a comma list in priority order; None: accelerator first.
+            "platforms": os.environ.get("XTRACE_PLATFORMS") or None,
+            # Persistent compilation cache and compile diagnostics (docs/compilation_cache.md).
+            "compilation_cache": os.environ.get("XTRACE_CACHE_DIR", "").strip().lower()
+            not in _CACHE_OFF,
+            "compilation_cache_dir": _env_cache_dir(),  # None: ~/.cache/xtrace/compile
+            "compilation_cache_min_compile_time": float(
+                os.environ.get("XTRACE_CACHE_MIN_COMPILE_TIME", "0.01")),  # seconds
+            "compilation_cache_max_size": 1 << 30,  # bytes; <= 0: no limit
+            "log_compiles": _env_bool("XTRACE_LOG_COMPILES", False),
+            "recompile_warning_threshold": 8,  # None or <= 0: never warn
         }
         self._lock = threading.Lock()
         self._listeners: list = []
@@ -39,8 +59,13 @@ class Config:
                     "num_cpu_devices must be set before xtrace first uses a device "
                     f"(it is already {self._values[name]}); set XTRACE_NUM_CPU_DEVICES "
                     "in the environment or call xtrace.config.update first.")
-        if name == "enable_x64":
+        if name == "platforms":
+            from xtrace._src import backend
+            value = backend.validate_platforms(value, self._values[name])
+        if name in ("enable_x64", "compilation_cache", "log_compiles"):
             value = bool(value)
+        if name == "compilation_cache_dir" and value is not None:
+            value = os.fspath(value)
         with self._lock:
             self._values[name] = value
         for fn in self._listeners:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from xtrace._src import backend, core, dtypes, lowering
+from xtrace._src import backend, compile_diagnostics, core, dtypes, lowering
 from xtrace._src.array import Array, from_numpy
 from xtrace._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer
 from xtrace._src.dispatch import to_buffer
@@ -85,7 +85,7 @@ class _Entry:
     """One compiled specialization of a jitted function."""
 
     __slots__ = ("jaxpr", "out_tree", "exe", "const_bufs", "consts", "text", "donated",
-                 "out_avals", "name", "handlers", "single_out", "device", "cacheable")
+                 "out_avals", "name", "handlers", "single_out", "device", "cacheable", "info")
 
 
 def _lower_entry(e: _Entry) -> str:
@@ -97,6 +97,7 @@ def _lower_entry(e: _Entry) -> str:
 def _compile_entry(e: _Entry) -> None:
     """Lower and compile ``e`` and put its constants on its device (first eager call)."""
     dev = e.device
+    compile_diagnostics.record_compile(e.info)  # log_compiles, recompile warning
     exe = backend.compile(_lower_entry(e), None if dev is None else (dev,))
     e.handlers = backend.result_handlers(e.out_avals, dev)
     e.const_bufs = [to_buffer(c, core.get_aval(c), dev) for c in e.consts]
@@ -178,6 +179,7 @@ class JitFunction:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._name = getattr(fun, "__name__", type(fun).__name__)
+        self._fid = compile_diagnostics.FunctionId(fun, self._name)
         static_argnums = _tuple_of_ints(static_argnums, "static_argnums")
         static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
                            else tuple(static_argnames))
@@ -279,16 +281,20 @@ class JitFunction:
 
     def _describe_leaf(self, i: int, args, kwargs) -> str:
         """Name the parameter (and the path inside it) that holds dynamic leaf ``i``."""
-        named = [(self._positional[j] if j < len(self._positional) else f"args[{j}]", a)
+        names = self._leaf_names(args, kwargs)
+        if i < len(names):
+            return f"argument '{names[i]}' of jit-compiled function '{self._name}'"
+        return f"an argument of jit-compiled function '{self._name}'"
+
+    def _leaf_names(self, args, kwargs) -> list[str]:
+        """``param[path]`` of every dynamic leaf, in flattening order."""
+        named = [(self._arg_name(j), a)
                  for j, a in enumerate(args) if j not in self._static_argnums]
         named += [(k, kwargs[k]) for k in sorted(kwargs) if k not in self._static_argnames]
-        for name, a in named:
-            paths = _leaf_paths(a)
-            if i < len(paths):
-                return (f"argument '{name}{paths[i]}' of jit-compiled function "
-                        f"'{self._name}'")
-            i -= len(paths)
-        return f"an argument of jit-compiled function '{self._name}'"
+        return [name + p for name, a in named for p in _leaf_paths(a)]
+
+    def _arg_name(self, j: int) -> str:
+        return self._positional[j] if j < len(self._positional) else f"args[{j}]"
 
     def _split(self, args, kwargs):
         statics = []
@@ -350,6 +356,9 @@ class JitFunction:
             e.text = e.exe = None  # lowered and compiled on first eager use (not when nested)
             e.device = device
             e.cacheable = not any(isinstance(c, Tracer) for c in consts)
+            e.info = compile_diagnostics.CompileInfo(
+                self._fid, key, self._leaf_names(args, kwargs),
+                {(self._arg_name(k) if isinstance(k, int) else k): v for k, v in statics})
             if e.cacheable:  # else it closes over an outer trace: valid for this call only
                 self._cache[key] = e
             return e

@@ -1,10 +1,12 @@
-"""``xtrace.numpy.linalg``: the norms and products of ``numpy.linalg``.
+"""``xtrace.numpy.linalg``: the norms, products and decompositions of ``numpy.linalg``.
 
-Decompositions and solvers (svd, eig, qr, cholesky, solve, inv, det, ...) are not provided
-yet; matrix norms that need singular values (ord=2, -2, 'nuc') raise NotImplementedError.
+``svd``/``svdvals`` and ``eigh``/``eigvalsh`` are Jacobi methods written with lax primitives
+(any backend, jit, vmap and grad); the matrix norms ord=2, -2 and 'nuc' use them. Other
+decompositions and solvers (eig, qr, cholesky, solve, inv, det, ...) are not provided yet.
 """
-from xtrace._src.numpy.linalg import (_diagonal, cross as _cross, matmul,  # noqa: F401
-                                      matrix_norm, matrix_transpose, norm, outer, tensordot,
+from xtrace._src.numpy.linalg import (EighResult, SVDResult, _diagonal,  # noqa: F401
+                                      cross as _cross, eigh, eigvalsh, matmul, matrix_norm,
+                                      matrix_transpose, norm, outer, svd, svdvals, tensordot,
                                       trace as _trace, vecdot, vector_norm)
 
 
@@ -29,4 +31,5 @@ def cross(x1, x2, /, *, axis: int = -1):
 
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "matrix_transpose", "outer",
-           "tensordot", "vecdot", "trace", "diagonal", "cross"]
+           "tensordot", "vecdot", "trace", "diagonal", "cross", "svd", "svdvals", "eigh",
+           "eigvalsh", "SVDResult", "EighResult"]

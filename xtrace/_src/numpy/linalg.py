@@ -1,5 +1,6 @@
 """Products and contractions: matmul, dot, vdot, vecdot, inner, outer, tensordot, einsum,
-trace, kron, cross; and the norms behind ``xtrace.numpy.linalg.norm``.
+trace, kron, cross; the norms behind ``xtrace.numpy.linalg.norm``; and the Jacobi SVD and
+Hermitian eigendecomposition behind ``xtrace.numpy.linalg.svd``/``eigh``.
 
 Every contraction lowers to ``dot_general`` (one per pair of operands in ``einsum``). Operands
 are promoted to a common dtype first (JAX's lattice), so ``int8 @ uint8`` is ``int16`` and
@@ -12,12 +13,15 @@ import functools
 import itertools
 import operator
 import string
+from typing import NamedTuple
 
 import numpy as np
 
 from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import get_aval
+from xtrace._src.custom_derivatives import custom_jvp
+from xtrace._src.jit import jit
 from xtrace._src.numpy import reductions as _red
 from xtrace._src.numpy.reductions import _jit
 from xtrace._src.numpy import ufuncs as _ufuncs
@@ -653,14 +657,32 @@ def _check_vector_ord(ord):
         raise TypeError(f"norm: ord must be a number, inf or a string, got {ord!r}") from None
 
 
+def _svd_norm(x, ord, row, col, keepdims):
+    """The largest (ord=2) or smallest (-2) singular value, or their sum ('nuc'). Not one
+    compiled program like the other norms: eagerly, the singular values come from ``svd``'s
+    own program, shared by every ord, axis and keepdims on matrices of one shape."""
+    nd = x.ndim
+    rest = [i for i in range(nd) if i not in (row, col)]
+    perm = rest + [row, col]
+    xm = _linalg_operand("norm", lax.transpose(x, perm) if perm != list(range(nd)) else x)
+    s = _svd_jit(xm, full_matrices=False, compute_uv=False)[0]
+    last = (nd - 2,)
+    if get_aval(s).shape[-1] == 0:
+        if ord == -2:
+            raise ValueError("norm: ord=-2 of an empty matrix is undefined (the smallest of "
+                             f"no singular values), got shape {x.shape}")
+        res = lax.broadcast_in_dim(np.zeros((), s.dtype)[()], get_aval(s).shape[:-1], ())
+    else:
+        res = {2: lax.reduce_max, -2: lax.reduce_min}.get(ord, lax.reduce_sum)(s, last)
+    if keepdims:
+        res = lax.reshape(res, [1 if i in (row, col) else d for i, d in enumerate(x.shape)])
+    return res
+
+
 def _check_matrix_ord(ord):
-    if ord in _SVD_ORDS:
-        raise NotImplementedError(
-            f"norm: the matrix norm ord={ord!r} needs singular values (an SVD), which xtrace "
-            "does not provide yet; use ord='fro', 1, -1, inf or -inf")
-    if ord not in _MATRIX_ORDS:
-        raise ValueError(f"norm: invalid order {ord!r} for a matrix norm (use None, 'fro', 1, "
-                         "-1, inf or -inf)")
+    if ord not in _MATRIX_ORDS + _SVD_ORDS:
+        raise ValueError(f"norm: invalid order {ord!r} for a matrix norm (use None, 'fro', "
+                         "'nuc', 1, -1, 2, -2, inf or -inf)")
     return ord if isinstance(ord, str) or ord is None else float(ord)
 
 
@@ -671,8 +693,9 @@ def norm(x, ord=None, axis=None, keepdims: bool = False) -> Array:
     (1-D) or matrix norm (2-D). An int (or 1-tuple) ``axis`` gives vector norms: ``ord`` None/2
     (Euclidean), 1, inf (max |x|), -inf (min |x|), 0 (number of nonzeros), or any p
     (``sum(|x|**p)**(1/p)``). A 2-tuple gives matrix norms: None/'fro', 1 and -1 (max/min
-    column sum), inf and -inf (max/min row sum); 2, -2 and 'nuc' need an SVD and raise
-    NotImplementedError. Integer inputs give float32 results."""
+    column sum), inf and -inf (max/min row sum), 2 and -2 (largest/smallest singular value)
+    and 'nuc' (sum of the singular values, see ``svd``). Integer inputs give float32
+    results."""
     x = _arr(x)
     if axis is None:
         if ord is None:
@@ -698,7 +721,10 @@ def norm(x, ord=None, axis=None, keepdims: bool = False) -> Array:
     if len(axes) == 2:
         if axes[0] == axes[1]:
             raise ValueError(f"norm: duplicate axes given: {axis}")
-        return _matrix_norm(x, ord=_check_matrix_ord(ord), axes=axes, keepdims=bool(keepdims))
+        ord = _check_matrix_ord(ord)
+        if ord in _SVD_ORDS:
+            return _svd_norm(x, ord, *axes, bool(keepdims))
+        return _matrix_norm(x, ord=ord, axes=axes, keepdims=bool(keepdims))
     raise ValueError(f"norm: improper number of axes: axis={axis!r}; pass one axis for a "
                      "vector norm or two for a matrix norm")
 
@@ -730,9 +756,590 @@ def matrix_transpose(x, /) -> Array:
 
 
 # ---------------------------------------------------------------------------------------------
+# Singular values and Hermitian eigenvalues (public as xtrace.numpy.linalg.svd, svdvals, eigh
+# and eigvalsh; behind the matrix norms ord=2, -2 and 'nuc')
+#
+# Both are cyclic Jacobi methods written with lax primitives, so they run on every backend and
+# under jit, vmap and grad. A sweep applies a rotation to each of the n(n-1)/2 pairs of columns
+# (one-sided Jacobi for the SVD: the rotated columns of A become orthogonal, their norms are the
+# singular values) or of rows and columns (two-sided Jacobi for eigh: the matrix becomes
+# diagonal). The pairs of a sweep are grouped into n-1 rounds of n/2 disjoint pairs, the
+# round-robin ("tournament") ordering of Brent and Luk: a round rotates all its pairs at once,
+# pairing the first half of the columns with the second half elementwise, and a fixed
+# permutation (slices and one concatenate) then brings the next round's pairs into place; after
+# n-1 rounds the columns are back in their original order. Sweeps repeat in a while_loop until
+# a sweep rotates nothing (every pair already orthogonal to working precision); an odd n gets a
+# zero column, which never rotates. Matrices are scaled by their largest entry first, so sums
+# of squares cannot overflow, and a matrix with a NaN or an infinity gives NaN results instead
+# of iterating on them. Derivatives come from custom JVP rules (JAX's formulas), not from
+# differentiating the loop.
+
+_MAX_SWEEPS = 100  # cyclic Jacobi converges quadratically; 6 to 12 sweeps are typical
 
 
-_LINALG_ONLY = ("norm", "vector_norm", "matrix_norm")
+class SVDResult(NamedTuple):
+    """``svd``'s result: ``U @ (S[..., None] * Vh)`` is the matrix."""
+    U: Array
+    S: Array
+    Vh: Array
+
+
+class EighResult(NamedTuple):
+    """``eigh``'s result: eigenvalues in ascending order, eigenvectors as columns."""
+    eigenvalues: Array
+    eigenvectors: Array
+
+
+def _linalg_operand(name: str, a, square: bool = False):
+    """``a`` as a stack of matrices of an inexact dtype (ints and bool become the default
+    float, as in JAX); half-precision floats are rejected as NumPy's linalg does."""
+    a = _arr(a)
+    if a.ndim < 2:
+        raise ValueError(f"{name}: the array must have at least 2 dimensions (a matrix or a "
+                         f"stack of matrices), got shape {a.shape}")
+    if square and a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{name}: the last two dimensions must be square, got shape "
+                         f"{a.shape}")
+    dt = a.dtype
+    if dt in (np.dtype(np.float16), dtypes.bfloat16):
+        raise TypeError(f"{name}: array type {dt.name} is unsupported in linalg (as in NumPy);"
+                        " convert it first, e.g. a.astype(xnp.float32)")
+    if not dtypes.is_inexact(dt):
+        a = lax.convert_element_type(a, _red._inexact_dtype(dt), False)
+    return a
+
+
+def _real_dtype(dt) -> np.dtype:
+    return np.dtype(np.float32) if dt == np.complex64 else (
+        np.dtype(np.float64) if dt == np.complex128 else np.dtype(dt))
+
+
+def _abs2(x):
+    """|x|**2 as a real array."""
+    if dtypes.is_complex(get_aval(x).dtype):
+        return lax.add(lax.square(lax.real(x)), lax.square(lax.imag(x)))
+    return lax.square(x)
+
+
+def _H(x):
+    """Conjugate transpose of the last two axes."""
+    nd = get_aval(x).ndim
+    return _ufuncs.conj(lax.transpose(x, list(range(nd - 2)) + [nd - 1, nd - 2]))
+
+
+def _mm(a, b):
+    return matmul(a, b, precision="highest")
+
+
+def _expand(x, axis: int):
+    return lax.expand_dims(x, (axis,))
+
+
+def _prepare(x):
+    """``x`` scaled by the largest ``|entry|`` of each matrix, with non-finite matrices
+    replaced by zeros: (scaled, scale (..., 1), finite (...,))."""
+    nd = x.ndim
+    amax = lax.reduce_max(lax.abs(x), (nd - 2, nd - 1))
+    finite = lax.is_finite(amax)
+    scale = _ufuncs.where(_ufuncs.logical_and(finite, amax > 0), amax, 1)
+    x = _ufuncs.true_divide(x, _expand(_expand(scale, nd - 2), nd - 2))
+    x = _ufuncs.where(_expand(_expand(finite, nd - 2), nd - 2), x, 0)
+    return x, _expand(scale, nd - 2), finite
+
+
+def _nan_where_not(finite, x):
+    """``x`` with every matrix (or vector) of a non-finite input replaced by NaNs."""
+    extra = get_aval(x).ndim - get_aval(finite).ndim
+    f = finite
+    for _ in range(extra):
+        f = _expand(f, get_aval(f).ndim)
+    return _ufuncs.where(f, x, np.nan)
+
+
+def _rotation(alpha, beta, gamma, thresh):
+    """Per pair, the Jacobi rotation for the 2x2 Hermitian block ``[[alpha, gamma],
+    [conj(gamma), beta]]`` (alpha, beta real): (c, s, w, rotated) with c, s real and w of
+    modulus 1 such that columns ``p' = c p - s w q`` and ``q' = s p + c w q`` are orthogonal
+    (w takes gamma's phase away, then a real rotation finishes). Pairs with
+    ``|gamma| <= thresh`` are left alone (c=1, s=0)."""
+    g = lax.abs(gamma)
+    rotated = _ufuncs.greater(g, thresh)
+    gs = _ufuncs.where(rotated, g, 1)
+    zeta = _ufuncs.true_divide(lax.sub(beta, alpha), _ufuncs.multiply(gs, 2))
+    # t = sign(zeta) / (|zeta| + sqrt(1 + zeta**2)), the smaller root of t**2 + 2 zeta t = 1;
+    # for |zeta| > 1 divided through by |zeta| so that zeta**2 cannot overflow.
+    az = lax.abs(zeta)
+    big = az > 1
+    r = _ufuncs.where(big, _ufuncs.true_divide(1, az), az)
+    t = _ufuncs.true_divide(_ufuncs.where(big, r, 1), lax.add(
+        _ufuncs.where(big, 1, r), _ufuncs.sqrt(_ufuncs.add(1, lax.square(r)))))
+    t = _ufuncs.where(zeta >= 0, t, _ufuncs.negative(t))
+    c = lax.rsqrt(_ufuncs.add(1, lax.square(t)))
+    s = _ufuncs.where(rotated, lax.mul(c, t), 0)
+    c = _ufuncs.where(rotated, c, 1)
+    w = _ufuncs.where(rotated, _ufuncs.true_divide(_ufuncs.conj(gamma), gs), 1)
+    return c, s, w, rotated
+
+
+def _rotate_pairs(top, bot, c, s, w, axis: int):
+    """Rotate the pairs (top[i], bot[i]) along ``axis`` (c, s, w per pair, broadcast along
+    the other matrix axis): ``(c top - s w bot, s top + c w bot)``."""
+    nd = get_aval(top).ndim
+    other = nd - 2 if axis == nd - 1 else nd - 1
+    c, s, w = (_expand(v, other) for v in (c, s, w))
+    wb = _ufuncs.multiply(w, bot)
+    return (_ufuncs.subtract(_ufuncs.multiply(c, top), _ufuncs.multiply(s, wb)),
+            _ufuncs.add(_ufuncs.multiply(s, top), _ufuncs.multiply(c, wb)))
+
+
+def _halves(x, axis: int):
+    k = get_aval(x).shape[axis] // 2
+    return lax.slice_in_dim(x, 0, k, axis=axis), lax.slice_in_dim(x, k, 2 * k, axis=axis)
+
+
+def _next_round(top, bot, axis: int):
+    """The halves joined in the order of the next round: position 0 stays, the others move
+    one place around the ring top[1..k-1], bot[k-1..0] (period 2k-1)."""
+    k = get_aval(top).shape[axis]
+    if k == 1:
+        return lax.concatenate([top, bot], axis)
+    sl = functools.partial(lax.slice_in_dim, axis=axis)
+    parts = [sl(top, 0, 1), sl(bot, 0, 1), sl(top, 1, k - 1), sl(bot, 1, k), sl(top, k - 1, k)]
+    return lax.concatenate([p for p in parts if get_aval(p).shape[axis]], axis)
+
+
+def _any(x):
+    return lax.reduce_or(x, tuple(range(get_aval(x).ndim)))
+
+
+def _sweeps(round_fn, n_pairs_axis: int, state):
+    """Run sweeps of ``n_pairs_axis - 1`` rounds until one rotates nothing."""
+    def sweep(carry):
+        st, count, _ = carry
+        st, rotated = lax.fori_loop(0, n_pairs_axis - 1, round_fn, (st, np.bool_(False)))
+        return st, count + 1, rotated
+
+    def more(carry):
+        return lax.bitwise_and(carry[2], carry[1] < _MAX_SWEEPS)
+
+    return lax.while_loop(more, sweep, (state, np.int32(0), np.bool_(True)))[0]
+
+
+def _pad_even(x, axes):
+    """Append one zero row/column along ``axes`` if their size is odd."""
+    n = get_aval(x).shape[axes[0]]
+    if n % 2 == 0:
+        return x
+    cfg = [(0, 1 if i in axes else 0, 0) for i in range(get_aval(x).ndim)]
+    return lax.pad(x, np.zeros((), get_aval(x).dtype)[()], cfg)
+
+
+def _eye_like(batch, n: int, dt):
+    return lax.broadcast_in_dim(np.eye(n, dtype=dt), tuple(batch) + (n, n),
+                                (len(batch), len(batch) + 1))
+
+
+def _one_sided_jacobi(x, want_v: bool):
+    """Columns made orthogonal by rotations: (y, v) with ``y = x @ v`` for ``x`` of shape
+    (..., m, n), m >= n, scaled (|entries| <= 1); v is None unless ``want_v``."""
+    *batch, m, n = x.shape
+    nd = x.ndim
+    x = _pad_even(x, (nd - 1,))
+    big_n = get_aval(x).shape[-1]
+    # v's columns turn with x's: rotate the stacked [x; v] (one set of operations for both).
+    if want_v:
+        x = lax.concatenate([x, _eye_like(batch, big_n, x.dtype)], nd - 2)
+    # Rotate while |<p, q>| > tol |p| |q|: LAPACK's gesvj uses sqrt(m) eps.
+    tol = float(np.sqrt(m) * np.finfo(_real_dtype(x.dtype)).eps)
+
+    def round_fn(_, carry):
+        z, rotated = carry
+        top, bot = _halves(z, nd - 1)
+        xt, xb = (lax.slice_in_dim(h, 0, m, axis=nd - 2) for h in (top, bot)) if want_v \
+            else (top, bot)
+        alpha = lax.reduce_sum(_abs2(xt), (nd - 2,))
+        beta = lax.reduce_sum(_abs2(xb), (nd - 2,))
+        gamma = lax.reduce_sum(_ufuncs.multiply(_ufuncs.conj(xt), xb), (nd - 2,))
+        thresh = _ufuncs.multiply(tol, lax.mul(lax.sqrt(alpha), lax.sqrt(beta)))
+        c, s, w, did = _rotation(alpha, beta, gamma, thresh)
+        z = _next_round(*_rotate_pairs(top, bot, c, s, w, nd - 1), nd - 1)
+        return z, lax.bitwise_or(rotated, _any(did))
+
+    z = _sweeps(round_fn, big_n, x)
+    y = lax.slice(z, (0,) * nd, tuple(batch) + (m, n))
+    v = lax.slice(z, (0,) * (nd - 2) + (m, 0), tuple(batch) + (m + n, n)) if want_v else None
+    return y, v
+
+
+def _two_sided_jacobi(a, want_v: bool):
+    """Hermitian ``a`` (..., n, n), scaled, diagonalized by rotations: (d, v) with
+    ``a = v @ diag(d) @ v^H`` (d real, unsorted); v is None unless ``want_v``."""
+    *batch, n, _ = a.shape
+    nd = a.ndim
+    a = _pad_even(a, (nd - 2, nd - 1))
+    big_n = get_aval(a).shape[-1]
+    k = big_n // 2
+    rdt = _real_dtype(a.dtype)
+    # Rotate while |a_pq| > eps ||a||_F: the eigenvalues are then accurate to a few eps ||a||.
+    fro = lax.sqrt(lax.reduce_sum(_abs2(a), (nd - 2, nd - 1)))
+    thresh = _expand(_ufuncs.multiply(float(np.finfo(rdt).eps), fro), nd - 2)
+    eye_n = np.eye(big_n, dtype=bool)
+    eye_k = np.eye(k, dtype=bool)
+    pairs = np.zeros((big_n, big_n), bool)
+    pairs[np.arange(k), np.arange(k) + k] = pairs[np.arange(k) + k, np.arange(k)] = True
+    if want_v:  # v's columns turn with a's: rotate the columns of the stacked [a; v]
+        a = lax.concatenate([a, _eye_like(batch, big_n, a.dtype)], nd - 2)
+
+    def round_fn(_, carry):
+        z, rotated = carry
+        a = lax.slice_in_dim(z, 0, big_n, axis=nd - 2) if want_v else z
+        d = _ufuncs.real(lax.reduce_sum(_ufuncs.where(eye_n, a, 0), (nd - 1,)))
+        app, aqq = _halves(d, nd - 2)
+        corner = lax.slice(a, (0,) * (nd - 2) + (0, k), tuple(batch) + (k, big_n))
+        apq = lax.reduce_sum(_ufuncs.where(eye_k, corner, 0), (nd - 1,))
+        c, s, w, did = _rotation(app, aqq, apq, thresh)
+        z = lax.concatenate(_rotate_pairs(*_halves(z, nd - 1), c, s, w, nd - 1), nd - 1)
+        a = lax.slice_in_dim(z, 0, big_n, axis=nd - 2) if want_v else z
+        a = lax.concatenate(_rotate_pairs(*_halves(a, nd - 2), c, s, _ufuncs.conj(w), nd - 2),
+                            nd - 2)
+        a = _ufuncs.where(pairs, 0, a)  # the rotated entries are zero, up to rounding
+        parts = [_next_round(*_halves(a, nd - 2), nd - 2)]
+        if want_v:
+            parts.append(lax.slice_in_dim(z, big_n, 2 * big_n, axis=nd - 2))
+        z = lax.concatenate(parts, nd - 2) if want_v else parts[0]
+        return _next_round(*_halves(z, nd - 1), nd - 1), lax.bitwise_or(rotated, _any(did))
+
+    z = _sweeps(round_fn, big_n, a)
+    a = lax.slice_in_dim(z, 0, big_n, axis=nd - 2) if want_v else z
+    d = _ufuncs.real(lax.reduce_sum(_ufuncs.where(eye_n, a, 0), (nd - 1,)))
+    d = lax.slice_in_dim(d, 0, n, axis=nd - 2)
+    v = lax.slice(z, (0,) * (nd - 2) + (big_n, 0), tuple(batch) + (big_n + n, n)) \
+        if want_v else None
+    return d, v
+
+
+def _sort_last(keys, *others, descending: bool = False):
+    """``keys`` sorted along the last axis (stable), and the columns of each of ``others``
+    (..., r, n) permuted the same way."""
+    nd = get_aval(keys).ndim
+    idx = lax.broadcasted_iota(dtypes.int32, get_aval(keys).shape, nd - 1)
+    k = lax.neg(keys) if descending else keys
+    _, perm = lax.sort([k, idx], dimension=nd - 1, num_keys=1)
+    out = [_take_cols(keys, perm)]
+    for o in others:
+        out.append(_take_cols(o, perm))
+    return out
+
+
+def _take_cols(x, perm):
+    from xtrace._src.numpy.searching import take_along_axis
+    xa, pa = get_aval(x), get_aval(perm)
+    if xa.ndim > pa.ndim:
+        perm = lax.broadcast_in_dim(perm, xa.shape, tuple(range(pa.ndim - 1)) + (xa.ndim - 1,))
+    return take_along_axis(x, perm, axis=-1, mode="clip")
+
+
+def _complete_basis(u, valid):
+    """``u`` (..., m, q), q <= m, whose columns marked ``valid`` (..., q) (a leading run in
+    each matrix) are orthonormal, with the other columns replaced by an orthonormal
+    completion: the matching columns of Q in a Householder QR of the valid columns."""
+    *batch, m, q = u.shape
+    nd = u.ndim
+    dt = u.dtype
+    valid_c = _expand(valid, nd - 2)
+    mat = _ufuncs.where(valid_c, u, 0)
+    rows, cols = lax.iota(dtypes.int32, m), lax.iota(dtypes.int32, q)
+
+    def step(j, carry):
+        mat, qm = carry
+        col = lax.reduce_sum(_ufuncs.where(_ufuncs.equal(cols, j), mat, 0), (nd - 1,))
+        x = _ufuncs.where(_ufuncs.greater_equal(rows, j), col, 0)
+        e_j = _ufuncs.equal(rows, j)
+        xj = lax.reduce_sum(_ufuncs.where(e_j, x, 0), (nd - 2,))
+        axj = lax.abs(xj)
+        phase = _ufuncs.where(axj > 0, _ufuncs.true_divide(xj, _ufuncs.where(axj > 0, axj, 1)),
+                              1)
+        nrm = lax.sqrt(lax.reduce_sum(_abs2(x), (nd - 2,)))
+        alpha = _ufuncs.negative(_ufuncs.multiply(phase, nrm))
+        vec = _ufuncs.subtract(x, _ufuncs.where(e_j, _expand(alpha, nd - 2), 0))
+        vn2 = lax.reduce_sum(_abs2(vec), (nd - 2,))
+        tau = _ufuncs.where(vn2 > 0, _ufuncs.true_divide(2, _ufuncs.where(vn2 > 0, vn2, 1)), 0)
+        tau = lax.convert_element_type(tau, dt)
+        vc = _expand(vec, nd - 1)  # (..., m, 1)
+        vhm = lax.reduce_sum(_ufuncs.multiply(_ufuncs.conj(vc), mat), (nd - 2,))  # (..., q)
+        mat = _ufuncs.subtract(mat, _ufuncs.multiply(_expand(_expand(tau, nd - 2), nd - 2),
+                                                     _ufuncs.multiply(vc, _expand(vhm, nd - 2))))
+        qv = lax.reduce_sum(_ufuncs.multiply(qm, _expand(vec, nd - 2)), (nd - 1,))  # (..., m)
+        qm = _ufuncs.subtract(qm, _ufuncs.multiply(
+            _expand(_expand(tau, nd - 2), nd - 2),
+            _ufuncs.multiply(_expand(qv, nd - 1), _expand(_ufuncs.conj(vec), nd - 2))))
+        return mat, qm
+
+    _, qm = lax.fori_loop(0, q, step, (mat, _eye_like(batch, m, dt)))
+    qm = lax.slice(qm, (0,) * nd, tuple(batch) + (m, q))
+    return _ufuncs.where(valid_c, u, qm)
+
+
+def _svd_impl(a, full_matrices: bool, compute_uv: bool):
+    """SVD of ``a`` (..., m, n): ``(s,)`` or ``(u, s, vh)``, s descending."""
+    *batch, m, n = a.shape
+    nd = a.ndim
+    batch = tuple(batch)
+    p = builtins.min(m, n)
+    rdt = _real_dtype(a.dtype)
+    if p == 0:
+        s = lax.broadcast_in_dim(np.zeros((), rdt)[()], batch + (0,), ())
+        if not compute_uv:
+            return (s,)
+        u = _eye_like(batch, m, a.dtype) if full_matrices else \
+            lax.broadcast_in_dim(np.zeros((), a.dtype)[()], batch + (m, 0), ())
+        vh = _eye_like(batch, n, a.dtype) if full_matrices else \
+            lax.broadcast_in_dim(np.zeros((), a.dtype)[()], batch + (0, n), ())
+        return u, s, vh
+    wide = n > m
+    x = _H(a) if wide else a  # (..., big, p) with big >= p
+    big = builtins.max(m, n)
+    x, scale, finite = _prepare(x)
+    y, v = _one_sided_jacobi(x, compute_uv)
+    s = lax.sqrt(lax.reduce_sum(_abs2(y), (nd - 2,)))
+    if not compute_uv:
+        s, = _sort_last(s, descending=True)
+        return (_nan_where_not(finite, _ufuncs.multiply(s, scale)),)
+    s, y, v = _sort_last(s, y, v, descending=True)
+    # Columns of y with a zero (or underflowed) norm give no direction: complete those.
+    valid = s > float(np.finfo(rdt).tiny / np.finfo(rdt).eps)
+    u = _ufuncs.true_divide(y, _expand(_ufuncs.where(valid, s, 1), nd - 2))
+    if full_matrices and big > p:
+        u = lax.pad(u, np.zeros((), u.dtype)[()], [(0, 0, 0)] * (nd - 1) + [(0, big - p, 0)])
+        valid = lax.pad(valid, np.bool_(False), [(0, 0, 0)] * (nd - 2) + [(0, big - p, 0)])
+        u = _complete_basis(u, valid)
+    else:
+        u = lax.cond(lax.reduce_and(valid, tuple(range(nd - 1))), lambda u, _: u,
+                     _complete_basis, u, valid)
+    s = _nan_where_not(finite, _ufuncs.multiply(s, scale))
+    u, v = _nan_where_not(finite, u), _nan_where_not(finite, v)
+    return (v, s, _H(u)) if wide else (u, s, _H(v))
+
+
+def _eigh_impl(a, compute_v: bool):
+    """Eigendecomposition of Hermitian ``a`` (..., n, n): ``(w,)`` or ``(w, v)``, w
+    ascending."""
+    *batch, n, _ = a.shape
+    if n == 0:
+        w = lax.broadcast_in_dim(np.zeros((), _real_dtype(a.dtype))[()], tuple(batch) + (0,), ())
+        return (w, a) if compute_v else (w,)
+    x, scale, finite = _prepare(a)
+    d, v = _two_sided_jacobi(x, compute_v)
+    d = _ufuncs.multiply(d, scale)
+    if not compute_v:
+        d, = _sort_last(d)
+        return (_nan_where_not(finite, d),)
+    d, v = _sort_last(d, v)
+    return _nan_where_not(finite, d), _nan_where_not(finite, v)
+
+
+def _diag_of(x):
+    nd = get_aval(x).ndim
+    n = get_aval(x).shape[-1]
+    return lax.reduce_sum(_ufuncs.where(np.eye(n, dtype=bool), x, 0), (nd - 1,))
+
+
+@jit
+def _thin_svd(a):
+    return _svd_impl(a, False, True)
+
+
+@jit
+def _full_eigh(a):
+    return _eigh_impl(a, True)
+
+
+@functools.partial(custom_jvp, nondiff_argnums=(1, 2))
+def _svd_ad(a, full_matrices, compute_uv):
+    return _svd_impl(a, full_matrices, compute_uv)
+
+
+@_svd_ad.defjvp
+def _svd_jvp(full_matrices, compute_uv, primals, tangents):
+    """JAX's SVD JVP: with dS = U^H dA V, ds = Re(diag dS); dU and dV from the off-diagonal of
+    dS over the differences s_j**2 - s_i**2 (undefined for repeated singular values), plus the
+    components outside the range of U (tall) or V (wide)."""
+    a, = primals
+    da, = tangents
+    *_, m, n = a.shape
+    if compute_uv and full_matrices and m != n:
+        raise NotImplementedError(
+            "svd: derivatives of U and Vh with full_matrices=True are only defined for square "
+            "matrices (the extra columns are not unique); use full_matrices=False")
+    u, s, vh = _thin_svd(a)
+    p = builtins.min(m, n)
+    if p == 0:
+        zero = functools.partial(_ufuncs.multiply, 0)
+        return ((s,), (zero(s),)) if not compute_uv else ((u, s, vh),
+                                                         (zero(u), zero(s), zero(vh)))
+    nd = a.ndim
+    v = _H(vh)
+    ds_mat = _mm(_mm(_H(u), da), v)
+    ds = _ufuncs.real(_diag_of(ds_mat))
+    if not compute_uv:
+        return (s,), (ds,)
+    dt = a.dtype
+    sc = lax.convert_element_type(s, dt)
+    s_row, s_col = _expand(sc, nd - 2), _expand(sc, nd - 1)
+    eye = np.eye(p, dtype=bool)
+    diffs = _ufuncs.multiply(_ufuncs.add(s_row, s_col), _ufuncs.subtract(s_row, s_col))
+    f = _ufuncs.where(eye, 0, _ufuncs.true_divide(1, _ufuncs.where(eye, 1, diffs)))
+    dss = _ufuncs.multiply(ds_mat, s_row)
+    sds = _ufuncs.multiply(s_col, ds_mat)
+    s_inv = _ufuncs.where(s_row == 0, 0, _ufuncs.true_divide(1, _ufuncs.where(s_row == 0, 1,
+                                                                                s_row)))
+    dudv_diag = _ufuncs.where(eye, _ufuncs.multiply(
+        _ufuncs.multiply(0.5, _ufuncs.subtract(ds_mat, _H(ds_mat))), s_inv), 0)
+    du = _mm(u, _ufuncs.add(_ufuncs.multiply(f, _ufuncs.add(dss, _H(dss))), dudv_diag))
+    dv = _mm(v, _ufuncs.multiply(f, _ufuncs.add(sds, _H(sds))))
+    if m > n:
+        dav = _mm(da, v)
+        du = _ufuncs.add(du, _ufuncs.true_divide(
+            _ufuncs.subtract(dav, _mm(u, _mm(_H(u), dav))), s_row))
+    if n > m:
+        dahu = _mm(_H(da), u)
+        dv = _ufuncs.add(dv, _ufuncs.true_divide(
+            _ufuncs.subtract(dahu, _mm(v, _mm(vh, dahu))), s_row))
+    return (u, s, vh), (du, ds, _H(dv))
+
+
+@functools.partial(custom_jvp, nondiff_argnums=(1,))
+def _eigh_ad(a, compute_v):
+    return _eigh_impl(a, compute_v)
+
+
+@_eigh_ad.defjvp
+def _eigh_jvp(compute_v, primals, tangents):
+    """JAX's eigh JVP: with M = V^H dA V, dw = Re(diag M) and dV = V (F * M), where
+    F_ij = 1 / (w_j - w_i) off the diagonal (undefined for repeated eigenvalues)."""
+    a, = primals
+    da, = tangents
+    w, v = _full_eigh(a)
+    n = a.shape[-1]
+    if n == 0:
+        return ((w, v), (w, v)) if compute_v else ((w,), (w,))
+    nd = a.ndim
+    vdav = _mm(_mm(_H(v), da), v)
+    dw = _ufuncs.real(_diag_of(vdav))
+    if not compute_v:
+        return (w,), (dw,)
+    wc = lax.convert_element_type(w, a.dtype)
+    eye = np.eye(n, dtype=bool)
+    diffs = _ufuncs.subtract(_expand(wc, nd - 2), _expand(wc, nd - 1))
+    f = _ufuncs.where(eye, 0, _ufuncs.true_divide(1, _ufuncs.where(eye, 1, diffs)))
+    return (w, v), (dw, _mm(v, _ufuncs.multiply(f, vdav)))
+
+
+# The entry points are jit-compiled functions (not ``_jit``, which inlines under a trace):
+# vmap batches the compiled call as a whole, and eager grad runs the primal decomposition in
+# the JVP rules as one program instead of primitive by primitive.
+@functools.partial(jit, static_argnames=("full_matrices", "compute_uv"))
+def _svd_jit(a, *, full_matrices, compute_uv):
+    return _svd_ad(a, full_matrices, compute_uv)
+
+
+@functools.partial(jit, static_argnames=("compute_uv",))
+def _svd_hermitian(a, *, compute_uv):
+    """NumPy's SVD of a Hermitian matrix: |eigenvalues| in the reverse order of a stable
+    ascending sort, U the eigenvectors, Vh = (U * copysign(1, w))^H."""
+    out = _eigh_ad(a, compute_uv)
+    w = lax.abs(out[0])
+    if w.shape[-1] == 0:
+        return (w, out[1], out[1]) if compute_uv else (w,)
+    nd = w.ndim
+    idx = lax.broadcasted_iota(dtypes.int32, w.shape, nd - 1)
+    _, perm = lax.sort([w, idx], dimension=nd - 1, num_keys=1)
+    perm = lax.rev(perm, (nd - 1,))
+    s = _take_cols(w, perm)
+    if not compute_uv:
+        return (s,)
+    u = _take_cols(out[1], perm)
+    # NumPy's copysign(1, w): a zero eigenvalue still gives a unit row of Vh.
+    sgn = lax.convert_element_type(_take_cols(_ufuncs.copysign(1.0, out[0]), perm), u.dtype)
+    return u, s, _H(_ufuncs.multiply(u, _expand(sgn, nd - 1)))
+
+
+@functools.partial(_jit, static_argnames=("uplo", "symmetrize"))
+def _hermitian(a, *, uplo: str, symmetrize: bool = False):
+    """The Hermitian matrix stored in the lower (``'L'``) or upper (``'U'``) triangle of
+    ``a`` (the imaginary part of the diagonal is ignored, as LAPACK does), or
+    ``(a + a^H) / 2``. Outside the decomposition's program, which all variants share."""
+    if symmetrize:
+        return _ufuncs.multiply(0.5, _ufuncs.add(a, _H(a)))
+    n = a.shape[-1]
+    tri = a if uplo == "L" else _H(a)  # the wanted triangle, as a lower triangle
+    lower = np.tril(np.ones((n, n), dtype=bool), -1)
+    diag = _ufuncs.real(tri)
+    if dtypes.is_complex(a.dtype):
+        diag = lax.convert_element_type(diag, a.dtype)
+    return _ufuncs.where(lower, tri, _ufuncs.where(lower.T, _H(tri), diag))
+
+
+@functools.partial(jit, static_argnames=("compute_v",))
+def _eigh_jit(a, *, compute_v):
+    return _eigh_ad(a, compute_v)
+
+
+def _check_uplo(name, uplo):
+    if uplo not in ("L", "U"):
+        raise ValueError(f"{name}: UPLO must be 'L' or 'U', got {uplo!r}")
+    return uplo
+
+
+def eigh(a, UPLO: str | None = None, symmetrize_input: bool = False) -> EighResult:
+    """Eigenvalues (ascending, real) and eigenvectors (columns) of a Hermitian matrix or stack
+    of them, as ``numpy.linalg.eigh``: only the lower (``UPLO='L'``, the default) or upper
+    (``'U'``) triangle is read. ``symmetrize_input=True`` uses ``(a + a^H) / 2`` instead (JAX's
+    default), which also makes the gradient symmetric."""
+    a = _linalg_operand("eigh", a, square=True)
+    uplo = _check_uplo("eigh", "L" if UPLO is None else UPLO)
+    w, v = _eigh_jit(_hermitian(a, uplo=uplo, symmetrize=bool(symmetrize_input)),
+                     compute_v=True)
+    return EighResult(w, v)
+
+
+def eigvalsh(a, UPLO: str = "L") -> Array:
+    """Eigenvalues (ascending, real) of a Hermitian matrix or stack of them, reading the
+    ``UPLO`` triangle (``numpy.linalg.eigvalsh``)."""
+    a = _linalg_operand("eigvalsh", a, square=True)
+    return _eigh_jit(_hermitian(a, uplo=_check_uplo("eigvalsh", UPLO)), compute_v=False)[0]
+
+
+def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+    """Singular value decomposition of a matrix or stack of matrices, as ``numpy.linalg.svd``:
+    ``SVDResult(U, S, Vh)`` with ``a == U @ (S[..., None] * Vh)`` and ``S`` descending, or
+    only ``S`` when ``compute_uv=False``. ``full_matrices=False`` gives the thin factors
+    (``U`` (..., m, k), ``Vh`` (..., k, n), k = min(m, n)). ``hermitian=True`` derives the SVD
+    from ``eigh`` (reading the lower triangle), as NumPy does.
+
+    Differentiable (JAX's rules): singular values always; ``U`` and ``Vh`` only with
+    ``full_matrices=False`` or square matrices, and not at repeated singular values."""
+    a = _linalg_operand("svd", a)
+    full_matrices, compute_uv = bool(full_matrices), bool(compute_uv)
+    if hermitian:
+        if a.shape[-1] != a.shape[-2]:
+            raise ValueError(f"svd: hermitian=True needs square matrices, got shape {a.shape}")
+        out = _svd_hermitian(_hermitian(a, uplo="L"), compute_uv=compute_uv)
+    else:  # full_matrices does not matter without U and Vh: share one program
+        out = _svd_jit(a, full_matrices=full_matrices and compute_uv, compute_uv=compute_uv)
+    return SVDResult(*out) if compute_uv else out[0]
+
+
+def svdvals(x, /) -> Array:
+    """Singular values, descending (the array API's ``svdvals``)."""
+    return svd(x, compute_uv=False)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+_LINALG_ONLY = ("norm", "vector_norm", "matrix_norm", "svd", "svdvals", "eigh", "eigvalsh",
+                "SVDResult", "EighResult")
 __all__ = [_n for _n, _v in list(globals().items())
            if not _n.startswith("_") and getattr(_v, "__module__", None) == __name__
            and _n not in _LINALG_ONLY]
