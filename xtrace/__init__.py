@@ -7,7 +7,8 @@ from xtrace._src import prims as _prims  # noqa: F401  (registers every primitiv
 from xtrace._src.numpy import array_methods as _array_methods  # noqa: F401
 from xtrace._src.array import Array
 from xtrace._src.backend import (default_backend, device_count, devices, live_buffer_count,
-                                 local_devices)
+                                 local_device_count, local_devices, process_count,
+                                 process_index)
 from xtrace._src.config import config, enable_x64
 from xtrace._src.environment import print_environment_info
 from xtrace._src.core import ShapedArray
@@ -16,12 +17,13 @@ from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, valu
 from xtrace._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
 from xtrace._src.pmap import device_put_replicated, device_put_sharded, pmap
-from xtrace import lax, nn, numpy, random, tree_util  # noqa: F401
+from xtrace import distributed, lax, nn, numpy, random, tree_util  # noqa: F401
 
 __version__ = "0.1.0"
 
 __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad", "jvp", "vjp",
            "linearize", "vmap", "pmap", "device_put_replicated", "device_put_sharded", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
-           "remat", "devices", "local_devices",
+           "remat", "devices", "local_devices", "local_device_count", "process_index",
+           "process_count",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
-           "enable_x64", "live_buffer_count", "print_environment_info", "lax", "nn", "numpy", "random", "tree_util"]
+           "enable_x64", "live_buffer_count", "print_environment_info", "distributed", "lax", "nn", "numpy", "random", "tree_util"]

@@ -1,16 +1,23 @@
 """The MNIST tutorial trained data-parallel with ``xtrace.pmap`` over all devices.
 
     XTRACE_NUM_CPU_DEVICES=2 python examples/mnist/data_parallel.py     # 2 CPU devices
+    python -m xtrace.distributed.launch -n 2 examples/mnist/data_parallel.py   # 2 processes
 
 Every device holds a copy of the parameters and takes an equal slice of each global batch;
 the gradients are averaged across devices with ``lax.pmean`` inside the pmapped step, so all
 copies stay identical and the training follows the single-device run on the same global
 batches (same seed, same accuracy up to float rounding). On a machine without accelerators,
 ``XTRACE_NUM_CPU_DEVICES=N`` (set before xtrace starts) gives N CPU devices.
+
+Started as several processes (by the launcher, or a scheduler that sets
+XTRACE_COORDINATOR_ADDRESS / XTRACE_NUM_PROCESSES / XTRACE_PROCESS_ID), the script joins them
+with ``xtrace.distributed.initialize()``: pmap then spans every process's devices, each
+process feeds its own devices their slices of the same global batch, and process 0 prints.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from functools import partial
@@ -49,21 +56,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--devices", type=int, default=None,
-                   help="how many devices to use (default: all)")
+                   help="how many devices to use per process (default: all local ones)")
     p.add_argument("--limit", type=int, metavar="N", help="use only N training images")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    n = args.devices or xtrace.device_count()
-    devices = xtrace.devices()[:n]
+    if os.environ.get("XTRACE_COORDINATOR_ADDRESS") and not xtrace.distributed.is_initialized():
+        xtrace.distributed.initialize()  # one of several processes: join them first
+    nproc, me = xtrace.process_count(), xtrace.process_index()
+    n_local = args.devices or xtrace.local_device_count()
+    devices = xtrace.local_devices()[:n_local]
+    n = n_local * nproc  # devices over all processes
+    say = print if me == 0 else (lambda *a, **k: None)
     if args.batch_size % n:
         raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of the {n} devices")
-    print(f"xtrace {xtrace.__version__}: data-parallel over {n} {xtrace.default_backend()} "
-          f"device(s): {devices}")
+    say(f"xtrace {xtrace.__version__}: data-parallel over {n} {xtrace.default_backend()} "
+        f"device(s)" + (f" in {nproc} processes" if nproc > 1 else f": {devices}"))
     ds = data.load_mnist(args.data, offline=True if args.offline else None).limit(args.limit)
-    print(f"data: {ds.source}")
+    say(f"data: {ds.source}")
     train_targets, test_targets = one_hot(ds.train_labels), one_hot(ds.test_labels)
     params = init_network_params(LAYER_SIZES, random.key(args.seed))
     replicated = xtrace.device_put_replicated(params, devices)
@@ -72,13 +84,15 @@ def main(argv=None) -> dict:
     targets_np = np.asarray(train_targets)
     rng = np.random.default_rng(args.seed)  # the same batches as train.py
     per_device = args.batch_size // n
+    mine = slice(me * n_local * per_device, (me + 1) * n_local * per_device)  # our rows
     history = []
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         losses = []
         for idx in epoch_batches(rng, len(ds.train_labels), args.batch_size):
-            x = ds.train_images[idx].reshape(n, per_device, -1)
-            y = targets_np[idx].reshape(n, per_device, -1)
+            idx = idx[mine]
+            x = ds.train_images[idx].reshape(n_local, per_device, -1)
+            y = targets_np[idx].reshape(n_local, per_device, -1)
             replicated, value = update(replicated, x, y, args.lr)
             losses.append(value)
         xtrace.block_until_ready(replicated)
@@ -88,10 +102,10 @@ def main(argv=None) -> dict:
                    train_acc=float(eval_accuracy(single, train_images, train_targets)),
                    test_acc=float(eval_accuracy(single, test_images, test_targets)))
         history.append(row)
-        print(f"epoch {epoch:2d}/{args.epochs}  {seconds:6.2f} s   loss {row['loss']:.4f}   "
-              f"train {row['train_acc']:7.2%}   test {row['test_acc']:7.2%}")
-    print(f"final test accuracy {history[-1]['test_acc']:.2%} after {args.epochs} epochs on "
-          f"{n} device(s)")
+        say(f"epoch {epoch:2d}/{args.epochs}  {seconds:6.2f} s   loss {row['loss']:.4f}   "
+            f"train {row['train_acc']:7.2%}   test {row['test_acc']:7.2%}")
+    say(f"final test accuracy {history[-1]['test_acc']:.2%} after {args.epochs} epochs on "
+        f"{n} device(s)" + (f" in {nproc} processes" if nproc > 1 else ""))
     return dict(epochs=history, params=[(w[0], b[0]) for w, b in replicated], devices=n)
 
 

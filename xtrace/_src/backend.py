@@ -109,8 +109,18 @@ _init_jit_state()
 
 def _make_cpu_client():
     n = config.read("num_cpu_devices")
+    kwargs: dict = {}
+    if _distributed is not None:  # the CPU devices of every process, joined by gloo over TCP
+        d = _distributed
+        host = d.address.rsplit(":", 1)[0]
+        loopback = host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+        kwargs = dict(distributed_client=d.client, node_id=d.process_id,
+                      num_nodes=d.num_processes,
+                      collectives=_ext.make_gloo_tcp_collectives(
+                          distributed_client=d.client,
+                          hostname="127.0.0.1" if loopback else None))
     if _CPU_CLIENT_NUM_DEVICES:
-        return _xc.make_cpu_client(asynchronous=True, num_devices=n)
+        return _xc.make_cpu_client(asynchronous=True, num_devices=n, **kwargs)
     # Older jaxlib reads the CPU device count from XLA_FLAGS when the first client is made:
     # set the flag for that moment only (child processes keep the user's XLA_FLAGS).
     flag = "--xla_force_host_platform_device_count"
@@ -118,15 +128,15 @@ def _make_cpu_client():
     kept = [f for f in (old or "").split() if not f.startswith(flag + "=")]
     os.environ["XLA_FLAGS"] = " ".join(kept + [f"{flag}={n}"])
     try:
-        client = _xc.make_cpu_client(asynchronous=True)
+        client = _xc.make_cpu_client(asynchronous=True, **kwargs)
     finally:
         if old is None:
             del os.environ["XLA_FLAGS"]
         else:
             os.environ["XLA_FLAGS"] = old
-    if len(client.devices()) != n:  # XLA read its flags earlier (another jaxlib user did)
+    if len(client.local_devices()) != n:  # XLA read its flags earlier (another jaxlib user did)
         warnings.warn(f"xtrace asked this jaxlib for {n} CPU devices but got "
-                      f"{len(client.devices())}: with jaxlib < 0.5, set XTRACE_NUM_CPU_DEVICES "
+                      f"{len(client.local_devices())}: with jaxlib < 0.5, set XTRACE_NUM_CPU_DEVICES "
                       "before anything else in the process uses jaxlib.", RuntimeWarning)
     return client
 
@@ -142,19 +152,94 @@ def _make_plugin_client(plugin: plugins.Plugin):
     if name == "cuda":
         gen = getattr(_xc, "generate_pjrt_gpu_plugin_options", None)
         options = dict(gen()) if gen is not None else {"platform_name": "cuda"}
-    return _xc.make_c_api_client(name, options, None)
+    d = _distributed
+    if d is not None and name == "cuda":  # NCCL finds its peers through the distributed client
+        options.update(node_id=d.process_id, num_nodes=d.num_processes)
+        if d.local_device_ids is not None:
+            options["visible_devices"] = list(d.local_device_ids)
+    return _xc.make_c_api_client(name, options, d.client if d is not None else None)
+
+
+# ---- Several processes: XLA's distributed runtime (a coordination service over gRPC) ----
+class Distributed:
+    """What ``xtrace.distributed.initialize`` set up in this process."""
+
+    __slots__ = ("service", "client", "process_id", "num_processes", "address",
+                 "local_device_ids")
+
+    def __init__(self, service, client, process_id: int, num_processes: int, address: str,
+                 local_device_ids: Sequence[int] | None):
+        self.service, self.client = service, client
+        self.process_id, self.num_processes, self.address = process_id, num_processes, address
+        self.local_device_ids = local_device_ids
+
+
+_distributed: Distributed | None = None
+
+
+def _heartbeat_kwargs(fn, timeout_s: int) -> dict:
+    """A heartbeat timeout as this jaxlib takes it: one timeout, or (0.4.3x) an interval and a
+    number of missed beats."""
+    if _accepts(fn, "heartbeat_timeout"):
+        return {"heartbeat_timeout": timeout_s}
+    interval = max(1, timeout_s // 5)
+    return {"heartbeat_interval": interval, "max_missing_heartbeats": max(2, timeout_s // interval)}
+
+
+def start_coordinator(address: str, num_processes: int, *, register_timeout: int,
+                      heartbeat_timeout: int, shutdown_timeout: int):
+    """Start the coordination service (process 0 only). The port must be free: jaxlib
+    crashes the process when it cannot bind it, so the caller checks first."""
+    fn = _ext.get_distributed_runtime_service
+    return fn(address, num_processes, cluster_register_timeout=register_timeout,
+              shutdown_timeout=shutdown_timeout, **_heartbeat_kwargs(fn, heartbeat_timeout))
+
+
+def connect_to_coordinator(address: str, process_id: int, *, init_timeout: int,
+                           heartbeat_timeout: int, shutdown_timeout: int, on_error):
+    """A client of the coordination service, connected (every process waits here until all
+    have arrived). ``on_error(status)`` is called from a jaxlib thread when the service
+    reports a failed peer; without it jaxlib aborts the process instead."""
+    fn = _ext.get_distributed_runtime_client
+    client = fn(address, process_id, init_timeout=init_timeout,
+                shutdown_timeout=shutdown_timeout, missed_heartbeat_callback=on_error,
+                shutdown_on_destruction=False, **_heartbeat_kwargs(fn, heartbeat_timeout))
+    try:
+        client.connect()
+    except Exception:
+        # Destroying a client whose connect failed hangs some releases (0.4.36), even at
+        # interpreter exit: leak it on purpose, with a reference nobody will ever drop.
+        import ctypes
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(client))
+        raise
+    return client
+
+
+def use_distributed(d: Distributed | None) -> None:
+    """Make the backends created from now on span every process (None: back to one)."""
+    global _distributed
+    if d is not None and _backends:
+        raise RuntimeError("the distributed runtime must be set up before any backend starts")
+    _distributed = d
+
+
+def any_backend_started() -> bool:
+    return bool(_backends)
 
 
 # ---- Backends: one client per platform, a default one ----
 class Backend:
     """One platform that started: its client and devices."""
 
-    __slots__ = ("platform", "client", "devices", "local_devices", "plugin")
+    __slots__ = ("platform", "client", "devices", "local_devices", "plugin", "process_index",
+                 "process_count")
 
     def __init__(self, platform: str, client, plugin: plugins.Plugin | None = None):
         self.platform, self.client, self.plugin = platform, client, plugin
         self.devices = tuple(client.devices())
         self.local_devices = tuple(client.local_devices())
+        self.process_index = client.process_index()
+        self.process_count = 1 + max(d.process_index for d in self.devices)
 
     def describe(self) -> str:
         kinds = sorted({d.device_kind for d in self.devices})
@@ -281,6 +366,19 @@ def local_devices(backend: str | None = None) -> list:
 
 def device_count(backend: str | None = None) -> int:
     return len(get_backend(backend).devices)
+
+
+def local_device_count(backend: str | None = None) -> int:
+    return len(get_backend(backend).local_devices)
+
+
+def process_index(backend: str | None = None) -> int:
+    """This process's index among the job's processes (0 with one process)."""
+    return get_backend(backend).process_index
+
+
+def process_count(backend: str | None = None) -> int:
+    return get_backend(backend).process_count
 
 
 def default_backend() -> str:

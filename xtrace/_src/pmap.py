@@ -43,13 +43,15 @@ def _global_aval(aval: ShapedArray, axis: int | None, size: int) -> ShapedArray:
     return aval.update(shape=aval.shape[:axis] + (size,) + aval.shape[axis:])
 
 
-def _pmap_abstract(*avals, jaxpr, axis_name, axis_size, in_axes, out_axes, devices, name,
-                   donated):
+def _pmap_abstract(*avals, jaxpr, axis_name, axis_size, local_axis_size, in_axes, out_axes,
+                   devices, name, donated):
+    # axis_size: the whole mapped axis (collectives see it); local_axis_size: this process's
+    # part of it, what its arrays hold (the same unless several processes share the axis).
     for a, ax, v in zip(avals, in_axes, jaxpr.in_avals):
-        if ax is not None and a.shape[ax] != axis_size:
+        if ax is not None and a.shape[ax] != local_axis_size:
             raise ValueError(f"pmap: mapped axis {ax} of an argument of type {a.str_short()} "
-                             f"has size {a.shape[ax]}, expected {axis_size}")
-    return [_global_aval(a, ax, axis_size) for a, ax in zip(jaxpr.out_avals, out_axes)]
+                             f"has size {a.shape[ax]}, expected {local_axis_size}")
+    return [_global_aval(a, ax, local_axis_size) for a, ax in zip(jaxpr.out_avals, out_axes)]
 
 
 def _pmap_lower(ctx, *args, **params):
@@ -98,43 +100,93 @@ def _shards_of(x: Any, axis: int | None, devices: tuple, aval: ShapedArray) -> l
     return [backend.to_device(np.ascontiguousarray(val[i]), d) for i, d in enumerate(devices)]
 
 
-def _pmap_impl(*args, jaxpr, axis_name, axis_size, in_axes, out_axes, devices, name, donated):
-    devs = _devices_for(axis_size, devices)
+def _pmap_impl(*args, jaxpr, axis_name, axis_size, local_axis_size, in_axes, out_axes, devices,
+               name, donated):
+    devs = _devices_for(local_axis_size, devices)
+    # With several processes, devs spans all of them and this process feeds and gets back
+    # the buffers of its own devices only.
+    local = _local(devs)
     exe = _compiled(jaxpr, axis_name, devs, name, donated)
     in_avals = [get_aval(a) for a in args]
-    per_dev = [_shards_of(a, ax, devs, av) for a, ax, av in zip(args, in_axes, in_avals)]
-    outs = backend.execute_replicated(exe, per_dev, jaxpr.in_avals, devs)
+    per_dev = [_shards_of(a, ax, local, av) for a, ax, av in zip(args, in_axes, in_avals)]
+    if len(local) == len(devs):
+        outs = backend.execute_replicated(exe, per_dev, jaxpr.in_avals, devs)
+    else:  # collectives wait for other processes: fail, never hang, if one died
+        from xtrace._src import distributed
+
+        def run():
+            outs = backend.execute_replicated(exe, per_dev, jaxpr.in_avals, devs)
+            for b in (b for bufs in outs for b in bufs):
+                b.block_until_ready()
+            return outs
+        try:
+            outs = distributed.wait_for(run)
+        except backend.XlaRuntimeError as e:
+            distributed.check_peers()
+            distributed.mark_failed()
+            raise distributed.DistributedError(
+                f"pmap of {name} across processes failed ({distributed.describe()}); another "
+                "process of the job has probably died (check its output). XLA said: "
+                f"{str(e).strip()[:300]}") from None
     for a, d in zip(args, donated):
         if d and isinstance(a, Array):
             a.delete("donated to a pmapped function")
     results = []
     for bufs, aval, ax in zip(outs, jaxpr.out_avals, out_axes):
         if ax is None:  # the same on every device: keep the first device's copy
-            dev = devs[0]
+            dev = local[0]
             results.append(Array(bufs[0], aval, None if dev == backend.default_device() else dev))
         else:
-            results.append(Array.sharded(Shards(bufs, devs, ax, aval.shape),
-                                         _global_aval(aval, ax, axis_size)))
+            results.append(Array.sharded(Shards(bufs, local, ax, aval.shape),
+                                         _global_aval(aval, ax, local_axis_size)))
     return results
+
+
+def _local(devs: tuple) -> tuple:
+    me = backend.process_index()
+    return devs if devs[0].process_index == me == devs[-1].process_index else tuple(
+        d for d in devs if d.process_index == me)
 
 
 pmap_p.impl = _pmap_impl
 
 
-def _devices_for(axis_size: int, devices: tuple | None) -> tuple:
+def _devices_for(local_size: int, devices: tuple | None) -> tuple:
+    """The devices a pmap runs on, in replica order, for a mapped axis of ``local_size`` in
+    this process's arrays. With several processes (JAX's rule) every process maps its
+    ``local_size`` over its first ``local_size`` local devices, and the program spans them
+    all: process 0's devices, then process 1's, and so on."""
     if devices is not None:
-        if len(devices) != axis_size:
+        devices = tuple(devices)
+        local = _local(devices)
+        if len(local) != local_size:
+            mine = (f", and {len(local)} of the devices belong to this process"
+                    if len(local) != len(devices) else "")
             raise ValueError(f"pmap was given {len(devices)} devices but the mapped axis has "
-                             f"size {axis_size}; they must be equal")
-        return tuple(devices)
-    local = backend.local_devices()
-    if axis_size > len(local):
+                             f"size {local_size}{mine}; they must be equal")
+        return devices
+    b = backend.get_backend()
+    if local_size > len(b.local_devices):
+        n = len(b.local_devices)
+        per = " in this process" if b.process_count > 1 else ""
         raise ValueError(
-            f"pmap: the mapped axis has size {axis_size} but only {len(local)} device"
-            f"{'s are' if len(local) != 1 else ' is'} available ({backend.default_backend()}). "
-            "Use a leading axis of at most the device count (xtrace.device_count()); for more "
-            "CPU devices set XTRACE_NUM_CPU_DEVICES=N before xtrace starts.")
-    return tuple(local[:axis_size])
+            f"pmap: the mapped axis has size {local_size} but only {n} device"
+            f"{'s are' if n != 1 else ' is'} available{per} ({b.platform}). "
+            "Use a leading axis of at most the local device count "
+            "(xtrace.local_device_count()); for more CPU devices set XTRACE_NUM_CPU_DEVICES=N "
+            "before xtrace starts.")
+    if b.process_count == 1:
+        return b.local_devices[:local_size]
+    by_process: dict[int, list] = {}
+    for d in b.devices:
+        by_process.setdefault(d.process_index, []).append(d)
+    out = []
+    for p in sorted(by_process):
+        if len(by_process[p]) < local_size:
+            raise ValueError(f"pmap: the mapped axis has size {local_size} in every process, "
+                             f"but process {p} has only {len(by_process[p])} devices")
+        out += by_process[p][:local_size]
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,12 +415,13 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
                              "given axis_size)")
         n = distinct.pop()
         devs_now = _devices_for(n, devs)
+        n_all = len(devs_now)  # the global axis: the same as n unless several processes
         static_vals = tuple(args[i] for i in st)
         shard_avals = tuple(_shard_aval(get_aval(v).strip_weak() if d is not None
                                         else get_aval(v), d) for v, d in zip(vals, dims))
         arg_trees = tuple(tree_structure(args[i]) for i in dyn_idx)
         kw_trees = tuple((k, tree_structure(kwargs[k])) for k in sorted(kwargs))
-        key = (arg_trees, kw_trees, shard_avals, tuple(dims), static_vals, n,
+        key = (arg_trees, kw_trees, shard_avals, tuple(dims), static_vals, n, n_all,
                dtypes.x64_enabled(), tuple(core._state.axis_env))
         try:
             entry = cache.get(key)
@@ -377,11 +430,11 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
                             f"{static_vals!r}") from None
         if entry is None:
             entry = cache[key] = _trace(fun, fname, args, st, dyn_idx, arg_trees, kw_trees,
-                                        shard_avals, axis_name, n, out_axes)
+                                        shard_avals, axis_name, n_all, out_axes)
         jaxpr, consts, out_tree, oaxes = entry
-        outs = pmap_p.bind(*consts, *vals, jaxpr=jaxpr, axis_name=axis_name, axis_size=n,
-                           in_axes=(None,) * len(consts) + tuple(dims), out_axes=oaxes,
-                           devices=devs_now if devs is not None else None, name=fname,
+        outs = pmap_p.bind(*consts, *vals, jaxpr=jaxpr, axis_name=axis_name, axis_size=n_all,
+                           local_axis_size=n, in_axes=(None,) * len(consts) + tuple(dims),
+                           out_axes=oaxes, devices=devs_now if devs is not None else None, name=fname,
                            donated=(False,) * len(consts) + tuple(don))
         return tree_unflatten(out_tree, outs)
 
