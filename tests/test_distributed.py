@@ -91,6 +91,7 @@ def test_collectives_and_sgd_step_across_two_processes(tmp_path):
         "axis_index": np.arange(N), "ppermute": np.roll(X, 1, axis=0),
         "all_to_all": np.swapaxes(A, 0, 1), "psum_scatter": A.sum(0),
         "broadcast_arg": np.broadcast_to(2 * X.sum(0), X.shape),
+        "explicit_devices": np.broadcast_to(X.sum(0), X.shape),
     }
     for rank in range(2):
         got = np.load(tmp_path / f"rank{rank}.npz")
@@ -102,6 +103,7 @@ def test_collectives_and_sgd_step_across_two_processes(tmp_path):
         for k, v in want.items():
             assert got[k].shape == v[rows].shape, k
             np.testing.assert_allclose(got[k], v[rows], rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(got["grad_shared"], X.sum(0), rtol=1e-5, atol=1e-6)
         # every device holds the same updated parameters
         np.testing.assert_allclose(got["sgd_w"], np.broadcast_to(W - 0.1 * gW, (L, 5, 3)),
                                    rtol=1e-5, atol=1e-6)

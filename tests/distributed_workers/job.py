@@ -41,6 +41,12 @@ res = {
     "psum_scatter": pmap(lambda v: lax.psum_scatter(v, "i"), "i")(A[mine]),
     "broadcast_arg": pmap(lambda v, c: lax.psum(v * c, "i"), "i", in_axes=(0, None))(
         X[mine], np.float32(2.0)),
+    "explicit_devices": pmap(lambda v: lax.psum(v, "i"), "i", devices=xtrace.devices())(
+        X[mine]),
+    # a shared (unmapped) argument's cotangent is summed over every device of every process
+    "grad_shared": xtrace.grad(lambda w: pmap(lambda w, v: (w * v).sum(), "i",
+                                              in_axes=(None, 0))(w, X[mine]).sum())(
+        np.ones(3, np.float32)),
 }
 
 # A data-parallel SGD step of a linear model with squared error: per-device gradients of the
