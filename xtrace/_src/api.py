@@ -14,7 +14,7 @@ import numpy as np
 
 from xtrace._src import ad, core, dtypes
 from xtrace._src.ad import UndefinedPrimal, Zero
-from xtrace._src.core import get_aval
+from xtrace._src.core import ShapedArray, get_aval
 from xtrace._src.partial_eval import PartialVal, partial_eval_flat
 from xtrace._src.tree_util import (PyTreeDef, tree_flatten, tree_map, tree_structure,
                                    tree_unflatten)
@@ -459,32 +459,13 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
                 vals.append(x)
                 continue
             x = _as_array(x)
-            a = get_aval(x)
-            if not -a.ndim <= d < a.ndim:
-                raise ValueError(
-                    f"vmap was requested to map its argument along axis {d}, which implies "
-                    f"that its rank should be at least {d + 1 if d >= 0 else -d}, but is only "
-                    f"{a.ndim} (its shape is {a.shape}), for argument {w}")
             vals.append(x)
-            sizes.append((w, a, d % a.ndim))
+            sizes.append(_mapped_axis("vmap", get_aval(x), d, w))
         dims = [None if d is None else d % get_aval(v).ndim for v, d in zip(vals, dims)]
-        distinct = {a.shape[d] for _, a, d in sizes}
-        if axis_size is not None:
-            distinct.add(int(axis_size))
-        if len(distinct) > 1:
-            lines = [f"  * argument {w} of type {a.str_short()} has size {a.shape[d]} along "
-                     f"axis {d}" for w, a, d in sizes]
-            if axis_size is not None:
-                lines.append(f"  * axis_size={axis_size}")
-            raise ValueError("vmap got inconsistent sizes for array axes to be mapped:\n"
-                             + "\n".join(lines))
-        if not distinct:
-            if not leaves and not args and not kwargs and axis_size is None:
-                raise ValueError("vmap wrapped function must be passed at least one argument "
-                                 "containing an array, got empty *args=() and **kwargs={}")
-            raise ValueError("vmap must have at least one non-None value in in_axes (or be "
-                             "given axis_size)")
-        size = distinct.pop()
+        if not sizes and axis_size is None and not leaves and not args and not kwargs:
+            raise ValueError("vmap wrapped function must be passed at least one argument "
+                             "containing an array, got empty *args=() and **kwargs={}")
+        size = _common_size("vmap", sizes, axis_size)
         arg_trees = [tree_structure(a) for a in args]
         kw_trees = {k: tree_structure(kwargs[k]) for k in sorted(kwargs)}
         out_tree_box: list[PyTreeDef] = []
@@ -506,6 +487,34 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         return tree_unflatten(out_tree_box[0], outs)
 
     return batched
+
+
+def _mapped_axis(who: str, a: ShapedArray, d: int, where: str) -> tuple[str, ShapedArray, int]:
+    """(where, aval, axis) of an argument mapped along ``d``, checked against its rank."""
+    if not -a.ndim <= d < a.ndim:
+        raise ValueError(
+            f"{who} was requested to map its argument along axis {d}, which implies that its "
+            f"rank should be at least {d + 1 if d >= 0 else -d}, but is only {a.ndim} (its "
+            f"shape is {a.shape}), for argument {where}")
+    return where, a, d % a.ndim
+
+
+def _common_size(who: str, sizes: list, axis_size: int | None) -> int:
+    """The one size of every mapped axis (and ``axis_size``); errors name each argument."""
+    distinct = {a.shape[d] for _, a, d in sizes}
+    if axis_size is not None:
+        distinct.add(int(axis_size))
+    if len(distinct) > 1:
+        lines = [f"  * argument {w} of type {a.str_short()} has size {a.shape[d]} along axis "
+                 f"{d}" for w, a, d in sizes]
+        if axis_size is not None:
+            lines.append(f"  * axis_size={axis_size}")
+        raise ValueError(f"{who} got inconsistent sizes for array axes to be mapped:\n"
+                         + "\n".join(lines))
+    if not distinct:
+        raise ValueError(f"{who} must have at least one non-None value in in_axes (or be "
+                         "given axis_size)")
+    return distinct.pop()
 
 
 def _check_axes_spec(spec: Any, what: str) -> None:

@@ -391,29 +391,11 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
                 x = np.asarray(x, dtypes.canonicalize_dtype(x.dtype))
             else:
                 x = api._as_array(x)
-            a = get_aval(x)
             if d is not None:
-                if not -a.ndim <= d < a.ndim:
-                    raise ValueError(
-                        f"pmap was requested to map its argument along axis {d}, which implies "
-                        f"that its rank should be at least {d + 1 if d >= 0 else -d}, but is "
-                        f"only {a.ndim} (its shape is {a.shape}), for argument {w}")
-                d = d % a.ndim
-                sizes.append((w, a, d))
+                sizes.append(api._mapped_axis("pmap", get_aval(x), d, w))
             vals.append(x)
         dims = [None if d is None else d % get_aval(v).ndim for v, d in zip(vals, dims)]
-        distinct = {a.shape[d] for _, a, d in sizes}
-        if axis_size is not None:
-            distinct.add(int(axis_size))
-        if len(distinct) > 1:
-            lines = [f"  * argument {w} of type {a.str_short()} has size {a.shape[d]} along "
-                     f"axis {d}" for w, a, d in sizes]
-            raise ValueError("pmap got inconsistent sizes for array axes to be mapped:\n"
-                             + "\n".join(lines))
-        if not distinct:
-            raise ValueError("pmap must have at least one non-None value in in_axes (or be "
-                             "given axis_size)")
-        n = distinct.pop()
+        n = api._common_size("pmap", sizes, axis_size)
         devs_now = _devices_for(n, devs)
         n_all = len(devs_now)  # the global axis: the same as n unless several processes
         static_vals = tuple(args[i] for i in st)
