@@ -5,6 +5,7 @@
 * ``partial_eval_jaxpr``: split a ClosedJaxpr, given which inputs are unknown, into a known
   Jaxpr (known inputs -> known outputs + residuals) and an unknown one (residuals + unknown
   inputs -> unknown outputs).
+* ``transpose_fun``: the transpose of a linear ClosedJaxpr as a function to trace (cond, pmap).
 * ``dce_jaxpr``: drop outputs and the equations only they need (optionally unused inputs too).
 * ``hoist``: constants of a ClosedJaxpr moved into leading inputs (primitive params hold
   const-free Jaxprs, as in ``control_flow.py``).
@@ -58,6 +59,28 @@ def permute_outvars(closed: ClosedJaxpr, order: Sequence[int]) -> ClosedJaxpr:
     assert sorted(order) == list(range(len(j.outvars))), order
     return ClosedJaxpr(Jaxpr(j.constvars, j.invars, j.eqns, [j.outvars[i] for i in order]),
                        closed.consts)
+
+
+def transpose_fun(closed: ClosedJaxpr, linear: Sequence[bool], ct_nonzero: Sequence[bool]
+                  ) -> tuple[Callable, list[ShapedArray]]:
+    """The transpose of ``closed`` (linear in the inputs marked ``linear``) as a function
+    ``f(*residuals, *nonzero_cotangents)`` returning the cotangents of the linear inputs
+    (zeros instantiated), and the avals ``f`` takes. Rules trace it (maybe wrapped) into the
+    Jaxpr of a transposed higher-order primitive."""
+    res_avals = [a for a, l in zip(closed.in_avals, linear) if not l]
+    ct_avals = [ad.tangent_aval(a) for a, z in zip(closed.out_avals, ct_nonzero) if z]
+    nres = len(res_avals)
+
+    def fun(*args):
+        it_r, it_c = iter(args[:nres]), iter(args[nres:])
+        primals = [ad.UndefinedPrimal(a) if l else next(it_r)
+                   for a, l in zip(closed.in_avals, linear)]
+        cts = [next(it_c) if z else ad.Zero(ad.tangent_aval(a))
+               for a, z in zip(closed.out_avals, ct_nonzero)]
+        cts_in = ad.backward_pass(closed.jaxpr, closed.consts, primals, cts)
+        return [ad.instantiate(c, ad.tangent_aval(a))
+                for c, a, l in zip(cts_in, closed.in_avals, linear) if l]
+    return fun, res_avals + ct_avals
 
 
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool], prune_inputs: bool = False

@@ -248,34 +248,22 @@ def _pmap_partial_eval(trace, tracers, **params):
     return [next(it_u) if u else trace.pure(next(it_k)) for u in pe.out_unknowns]
 
 
-def _t_aval(a: ShapedArray) -> ShapedArray:
-    return ad.tangent_aval(a)
-
-
 def _pmap_transpose(cts, *args, **params):
     jaxpr, in_axes, out_axes = params["jaxpr"], params["in_axes"], params["out_axes"]
     axis_name = params["axis_name"]
     lin = tuple(ad.is_undefined(x) for x in args)
     ct_nz = tuple(not isinstance(c, ad.Zero) for c in cts)
-    res_avals = [a for a, l in zip(jaxpr.in_avals, lin) if not l]
-    ct_avals = [_t_aval(a) for a, z in zip(jaxpr.out_avals, ct_nz) if z]
-    nres = len(res_avals)
     lin_axes = [ax for ax, l in zip(in_axes, lin) if l]
+    transposed, avals = ju.transpose_fun(jaxpr, lin, ct_nz)
 
     def tfun(*xs):
         from xtrace._src.prims.collectives import psum
-        it_r, it_c = iter(xs[:nres]), iter(xs[nres:])
-        primals = [ad.UndefinedPrimal(a) if l else next(it_r)
-                   for a, l in zip(jaxpr.in_avals, lin)]
-        cs = [next(it_c) if z else ad.Zero(_t_aval(a)) for a, z in zip(jaxpr.out_avals, ct_nz)]
-        cts_in = ad.backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, cs)
-        outs = [ad.instantiate(c, _t_aval(a)) for c, a, l in zip(cts_in, jaxpr.in_avals, lin)
-                if l]
         # an argument every device shares gets the sum of all devices' cotangents
-        return [psum(o, axis_name) if ax is None else o for o, ax in zip(outs, lin_axes)]
+        return [psum(o, axis_name) if ax is None else o
+                for o, ax in zip(transposed(*xs), lin_axes)]
 
     with core.extend_axis_env(axis_name, params["axis_size"]):
-        tclosed = trace_to_jaxpr(tfun, res_avals + ct_avals, "pmap_transpose")
+        tclosed = trace_to_jaxpr(tfun, avals, "pmap_transpose")
     tjaxpr, consts = ju.hoist(tclosed)
     res = [x for x, l in zip(args, lin) if not l]
     res_axes = tuple(ax for ax, l in zip(in_axes, lin) if not l)

@@ -783,20 +783,10 @@ def _cond_partial_eval(trace, tracers, *, branches):
 
 
 def _cond_transpose_plan(branches: tuple, lin: tuple, ct_nz: tuple):
-    b0 = branches[0]
-    res_avals = [a for a, l in zip(b0.in_avals, lin) if not l]
-    ct_avals = [_t_aval(a) for a, z in zip(b0.out_avals, ct_nz) if z]
-    nres = len(res_avals)
     out = []
     for b in branches:
-        def tfun(*args, b=b):
-            it_r, it_c = iter(args[:nres]), iter(args[nres:])
-            primals = [UndefinedPrimal(a) if l else next(it_r) for a, l in zip(b.in_avals, lin)]
-            cts = [next(it_c) if z else Zero(_t_aval(a)) for a, z in zip(b.out_avals, ct_nz)]
-            cts_in = ad.backward_pass(b.jaxpr, b.consts, primals, cts)
-            return [ad.instantiate(c, _t_aval(a))
-                    for c, a, l in zip(cts_in, b.in_avals, lin) if l]
-        out.append(trace_to_jaxpr(tfun, res_avals + ct_avals, "cond_transpose"))
+        tfun, avals = ju.transpose_fun(b, lin, ct_nz)
+        out.append(trace_to_jaxpr(tfun, avals, "cond_transpose"))
     return _join_branches(out)
 
 
