@@ -166,6 +166,23 @@ def test_varying_python_scalars_do_not_pin_device_buffers():
     assert xtrace.live_buffer_count() <= before + 64, (before, xtrace.live_buffer_count())
 
 
+def test_eager_program_cache_is_bounded(monkeypatch):
+    """Eager programs are kept least-recently-used first up to dispatch.CACHE_SIZE (new
+    shapes or new cond/scan functions every call must not grow memory forever); an evicted
+    program is compiled again when needed and gives the same numbers."""
+    from xtrace._src import backend, dispatch
+    monkeypatch.setattr(dispatch, "CACHE_SIZE", 3)
+    monkeypatch.setattr(backend, "EXE_CACHE_SIZE", 3)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((n + 2, 3)).astype(np.float32) for n in range(6)]
+    for x in xs + xs[:2]:  # sums (params: axis) and adds (the params-free fast path)
+        np.testing.assert_allclose(xnp.sum(xnp.asarray(x), axis=0), x.sum(0), rtol=1e-5)
+        np.testing.assert_allclose(xnp.asarray(x) + xnp.asarray(x), 2 * x, rtol=1e-6)
+        assert len(dispatch._cache) <= 3 and len(backend._exe_cache) <= 3
+    from xtrace._src.prims.elementwise import add_p
+    assert len(add_p.eager_cache) <= 3  # fast-path entries go with their evicted programs
+
+
 # ---- (c) donation ----
 
 

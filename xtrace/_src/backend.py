@@ -432,7 +432,8 @@ def validate_platforms(value: Any, current: Any) -> str | None:
 
 
 # ---- Compilation ----
-_exe_cache: dict[tuple, Any] = {}
+_exe_cache: dict[tuple, Any] = {}  # by (module text, devices); oldest dropped past the size
+EXE_CACHE_SIZE = 4096
 
 
 class CompileError(RuntimeError):
@@ -474,6 +475,8 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
             text, cache_fingerprint(devs, num_replicas), build, serialize,
             lambda data: deserialize(data, devs, opts))
         _exe_cache[key] = exe
+        while len(_exe_cache) > EXE_CACHE_SIZE:  # callers (jit, dispatch) keep what they use
+            del _exe_cache[next(iter(_exe_cache))]
         return exe
 
 

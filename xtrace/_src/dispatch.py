@@ -11,7 +11,12 @@ from xtrace._src import backend, core, dtypes, lowering
 from xtrace._src.array import Array, from_numpy
 from xtrace._src.core import ShapedArray, get_aval
 
-_cache: dict[tuple, tuple[Any, list[ShapedArray], list]] = {}
+# Compiled single-primitive programs by (primitive, avals, params, device), least recently used
+# first. Bounded: eager code that makes new functions per call (a cond or scan over a fresh
+# lambda) would otherwise keep every program it ever compiled.
+_cache: "collections.OrderedDict[tuple, tuple[Any, list[ShapedArray], list]]" = \
+    collections.OrderedDict()
+CACHE_SIZE = 4096
 _lock = threading.Lock()
 
 
@@ -40,7 +45,12 @@ def apply_primitive(prim, args, params):
         entry = _cache.get(key)
     except TypeError:
         key, entry = None, None
-    if entry is None:
+    if entry is not None:
+        try:
+            _cache.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
+    else:
         prim.abstract_eval(*avals, **params)  # validates; raises user-facing errors
         text, avals_out = lowering.lower_primitive(prim, avals, params)
         entry = (backend.compile(text, None if device is None else (device,)), avals_out,
@@ -50,6 +60,10 @@ def apply_primitive(prim, args, params):
                 _cache[key] = entry
                 if not params and device is None and all(type(a) is Array for a in args):
                     prim.eager_cache[avals] = entry
+                while len(_cache) > CACHE_SIZE:
+                    (old_prim, old_avals, old_params, old_dev), _ = _cache.popitem(last=False)
+                    if not old_params and old_dev is None:
+                        old_prim.eager_cache.pop(old_avals, None)
     exe, avals_out, handlers = entry
     if device is None:
         bufs = [a.buffer if type(a) is Array else to_buffer(a, av) for a, av in zip(args, avals)]
