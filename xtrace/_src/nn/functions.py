@@ -403,7 +403,8 @@ def logsumexp(a, axis: Axis = None, b=None, keepdims: bool = False, return_sign:
     axes = _axes("logsumexp", axis, av.ndim)
     mask = None if where is None else _mask("logsumexp", where, av.shape)
     amax = _rmax(_real(a), axes, True, mask, -np.inf)
-    amax = lax.select(lax.is_finite(amax), amax, _full(amax, 0))
+    # constant for differentiation (as in JAX): the shift cancels in value and gradient alike
+    amax = lax.stop_gradient(lax.select(lax.is_finite(amax), amax, _full(amax, 0)))
     exp_a = xnp.exp(a - xnp.astype(amax, av.dtype))
     if b is not None:
         exp_a = exp_a * b
