@@ -263,3 +263,11 @@ def test_mnist_data_parallel_example_runs_unchanged_under_the_launcher():
     assert "[0] final test accuracy" in multi and "in 2 processes" in multi
     assert "[1] epoch" not in multi  # only process 0 prints
     assert epoch_line(multi) == epoch_line(single)
+
+
+def test_launcher_splits_its_options_from_the_script_or_module_arguments():
+    from xtrace._src.launcher import _module_flag
+    assert _module_flag(["-n", "2", "-m", "pkg.train", "--lr", "1", "-m", "x"]) == 2
+    assert _module_flag(["-n", "2", "script.py", "-m", "foo"]) is None
+    assert _module_flag(["--grace", "3", "-n", "1", "-m", "pkg"]) == 4
+    assert _module_flag(["-n", "1", "-m"]) is None

@@ -51,15 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _module_flag(argv: list[str]) -> int | None:
+    """Where "-m MODULE" is among the launcher's own options (before any script), or None."""
+    takes_value = {"-n", "--num-processes", "--devices-per-process", "--port", "--grace"}
+    skip = False
+    for i, tok in enumerate(argv):
+        if skip:
+            skip = False
+        elif tok == "-m":
+            return i if i + 1 < len(argv) else None
+        elif tok in takes_value:
+            skip = True
+        elif not tok.startswith("-"):
+            return None  # the script: what follows is its own
+    return None
+
+
 def _status(code: int) -> int:
     return 128 - code if code < 0 else code  # killed by signal k: 128 + k, as shells report
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    opts = _parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    i = _module_flag(argv)
+    if i is not None:  # everything after "-m MODULE" belongs to the module, as with python -m
+        opts = _parser().parse_args(argv[:i])
+        opts.module, opts.args = argv[i + 1], argv[i + 2:]
+    else:
+        opts = _parser().parse_args(argv)
     if opts.module is not None:
-        target = ["-m", opts.module] + ([opts.script] if opts.script else []) + opts.args
+        target = ["-m", opts.module] + opts.args
     elif opts.script:
         target = [opts.script] + opts.args
     else:
