@@ -39,6 +39,10 @@ def environment_info() -> str:
     if default is None:
         lines.append(f"no default backend: {error}")
         return "\n".join(lines)
+    from xtrace._src import distributed
+    if default.process_count > 1 or distributed.is_initialized():
+        lines.append("processes:  this is " + (distributed.describe() or
+                     f"process {default.process_index} of {default.process_count}"))
     lines.append(f"devices ({default.platform}, the default):")
     for d in default.devices:
         lines.append(f"  {d}  [{d.device_kind}, process {d.process_index}]")
