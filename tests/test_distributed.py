@@ -148,6 +148,16 @@ def test_a_process_that_dies_mid_run_stops_the_others_with_an_error(victim):
         assert port is not None and _coordinator_gone(port)
 
 
+def test_processes_running_different_programs_get_an_error_not_a_hang():
+    code, out, took = _launch(2, WORKERS / "failing.py", "mismatch", 5, devices=1)
+    assert code == 1, out[-3000:]
+    for rank, other in ((0, 1), (1, 0)):
+        assert f"[{rank}] DistributedError after" in out, out[-3000:]
+    assert "run different pmapped computations" in out
+    assert "f32[3]" in out and "f32[4]" in out  # both sides' shapes are named
+    assert took < 30
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,7 +2,8 @@
 
     failing.py MODE HEARTBEAT_TIMEOUT
 MODE: "exit3" (process 1 exits with status 3 before the first pmap), "die1" / "die0" (that
-process dies hard after one pmap, the others keep computing), "ok".
+process dies hard after one pmap, the others keep computing), "mismatch" (the processes pass
+different shapes), "ok".
 """
 import os
 import sys
@@ -18,6 +19,8 @@ xtrace.distributed.initialize(heartbeat_timeout=hb)
 me = xtrace.process_index()
 f = xtrace.pmap(lambda v: lax.psum(v, "i"), "i")
 x = np.ones(xtrace.local_device_count(), np.float32)
+if mode == "mismatch":  # each process a different shape: different programs
+    x = np.ones((xtrace.local_device_count(), 3 + me), np.float32)
 if mode == "exit3" and me == 1:
     sys.exit(3)
 start = time.monotonic()

@@ -40,7 +40,7 @@ DEFAULT_HEARTBEAT_TIMEOUT = 20  # seconds without a peer's heartbeat before it c
 HEARTBEAT_INTERVAL = 1.0        # seconds between this process's heartbeats
 JAXLIB_HEARTBEAT_TIMEOUT = 24 * 3600  # keeps jaxlib's fatal detection quiet (in ms: fits 32 bits)
 SHUTDOWN_TIMEOUT = 60           # seconds jaxlib's shutdown barrier may take once all are there
-_ALIVE, _LEFT = "xtrace/alive/", "xtrace/left/"
+_ALIVE, _LEFT, _PROGRAM = "xtrace/alive/", "xtrace/left/", "xtrace/program/"
 
 
 class DistributedError(RuntimeError):
@@ -52,6 +52,8 @@ _where = ""                   # "process 1 of 2, coordinator 127.0.0.1:1234", fo
 _watch: "_Watch | None" = None
 _jobs: queue.SimpleQueue | None = None  # work for the thread that waits on other processes
 _gave_up = False              # this process raised DistributedError: it ends with status 1
+_agreed: set = set()          # fingerprints of programs all processes have agreed to run
+_programs_seen = 0            # how many new programs this process has run with the others
 T = TypeVar("T")
 _broken_jobs: list = []       # jaxlib objects of a failed job: never destroyed (see shutdown)
 
@@ -200,6 +202,45 @@ def wait_for(fn: Callable[[], T]) -> T:
             return future.result(timeout=0.01)
         except concurrent.futures.TimeoutError:
             pass
+
+
+def agree_on_program(fingerprint: str, what: str) -> None:
+    """Before this process first runs a program with the others: check, through the key-value
+    store, that every process runs the same program at this point (the n-th new one). With
+    different shapes or functions the processes would wait on each other's collectives for
+    ever; this makes it a DistributedError naming both sides."""
+    global _programs_seen
+    d = backend._distributed
+    if d is None or fingerprint in _agreed:
+        return
+    n = _programs_seen
+    _programs_seen += 1
+    d.client.key_value_set(f"{_PROGRAM}{n}/{d.process_id}", f"{fingerprint} {what}",
+                           allow_overwrite=True)
+    for p in range(d.num_processes):
+        if p == d.process_id:
+            continue
+        theirs = wait_for(lambda p=p: _blocking_get(d.client, f"{_PROGRAM}{n}/{p}"))
+        if theirs.split(" ", 1)[0] != fingerprint:
+            mark_failed()
+            raise DistributedError(
+                f"xtrace.distributed ({_where}): the processes run different pmapped "
+                f"computations: this one runs {what}, process {p} runs "
+                f"{theirs.split(' ', 1)[1]}. Every process must call the same pmapped "
+                "functions in the same order, with arguments of the same shapes (each "
+                "process's mapped axis its local device count).")
+    _agreed.add(fingerprint)
+
+
+def _blocking_get(client, key: str) -> str:
+    """The value of ``key``, waiting for it in short slices (the caller's wait_for checks the
+    other processes in between)."""
+    while True:
+        try:
+            return client.blocking_key_value_get(key, 200)
+        except Exception as e:
+            if "DEADLINE_EXCEEDED" not in str(e) and "timed out" not in str(e).lower():
+                raise
 
 
 def _run_jobs(jobs: queue.SimpleQueue) -> None:

@@ -17,6 +17,7 @@ every device shares are summed over devices with psum), so ``grad(pmap(f))`` wor
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -70,9 +71,13 @@ pmap_p.lower = _pmap_lower
 
 @functools.lru_cache(maxsize=256)
 def _compiled(jaxpr: ClosedJaxpr, axis_name: Any, devices: tuple, name: str, donated: tuple):
+    """The executable, and a fingerprint of the program (text and devices) that processes
+    compare before they first run it together."""
     n = len(devices)
     text = lowering.lower_module(jaxpr, name, donated=donated, axis_env=[(axis_name, n)])
-    return backend.compile(text, devices, num_replicas=n)
+    fingerprint = hashlib.sha256(
+        (text + repr([d.id for d in devices])).encode()).hexdigest()[:16]
+    return backend.compile(text, devices, num_replicas=n), fingerprint
 
 
 def _shards_of(x: Any, axis: int | None, devices: tuple, aval: ShapedArray) -> list:
@@ -106,13 +111,16 @@ def _pmap_impl(*args, jaxpr, axis_name, axis_size, local_axis_size, in_axes, out
     # With several processes, devs spans all of them and this process feeds and gets back
     # the buffers of its own devices only.
     local = _local(devs)
-    exe = _compiled(jaxpr, axis_name, devs, name, donated)
+    exe, fingerprint = _compiled(jaxpr, axis_name, devs, name, donated)
     in_avals = [get_aval(a) for a in args]
     per_dev = [_shards_of(a, ax, local, av) for a, ax, av in zip(args, in_axes, in_avals)]
     if len(local) == len(devs):
         outs = backend.execute_replicated(exe, per_dev, jaxpr.in_avals, devs)
     else:  # collectives wait for other processes: fail, never hang, if one died
         from xtrace._src import distributed
+        distributed.agree_on_program(fingerprint, (
+            f"{name}({', '.join(a.str_short() for a in jaxpr.in_avals)}) per device, on "
+            f"{len(devs)} devices"))
 
         def run():
             outs = backend.execute_replicated(exe, per_dev, jaxpr.in_avals, devs)
