@@ -208,7 +208,9 @@ def test_initialize_twice_and_single_process_job():
     port = _free_port()
     code, out, _ = _single(
         "import numpy as np, xtrace\n"
-        f"xtrace.distributed.initialize('127.0.0.1:{port}', 1, 0)\n"
+        f"xtrace.distributed.initialize('127.0.0.1:{port}', 1, 0, "
+        f"coordinator_bind_address='0.0.0.0:{port}', shutdown_timeout_seconds=5, "
+        "heartbeat_timeout_seconds=5)\n"
         "print('count', xtrace.process_count(), xtrace.process_index(), "
         "xtrace.local_device_count())\n"
         "print('psum', np.asarray(xtrace.pmap(lambda v: xtrace.lax.psum(v, 'i'), 'i')"
@@ -252,6 +254,18 @@ def test_settings_come_from_the_environment_and_slurm(monkeypatch):
         distributed._resolve("h:1", 2, 2)
     with pytest.raises(distributed.DistributedError, match="'host:port'"):
         distributed._resolve("nohost", 2, 1)
+    monkeypatch.delenv("XTRACE_COORDINATOR_ADDRESS")
+    monkeypatch.delenv("XTRACE_PROCESS_ID")
+    with pytest.raises(distributed.DistributedError, match="needs coordinator_address"):
+        distributed._resolve(None, None, None, slurm=False)  # cluster_detection_method="deactivate"
+
+
+def test_initialize_takes_jax_arguments_and_refuses_what_it_does_not_do():
+    with pytest.raises(ValueError, match="cluster_detection_method must be"):
+        xtrace.distributed.initialize("h:1", 2, 0, cluster_detection_method="mpi4py")
+    with pytest.raises(NotImplementedError, match="multi-slice"):
+        xtrace.distributed.initialize("h:1", 2, 0, slice_index=1)
+    assert not xtrace.distributed.is_initialized()
 
 
 def test_mnist_data_parallel_example_runs_unchanged_under_the_launcher():

@@ -15,7 +15,7 @@ import xtrace
 from xtrace import lax
 
 mode, hb = sys.argv[1], float(sys.argv[2])
-xtrace.distributed.initialize(heartbeat_timeout=hb)
+xtrace.distributed.initialize(heartbeat_timeout_seconds=hb)
 me = xtrace.process_index()
 f = xtrace.pmap(lambda v: lax.psum(v, "i"), "i")
 x = np.ones(xtrace.local_device_count(), np.float32)

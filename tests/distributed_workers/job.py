@@ -11,7 +11,7 @@ import numpy as np
 import xtrace
 from xtrace import lax, pmap
 
-xtrace.distributed.initialize(heartbeat_timeout=10)
+xtrace.distributed.initialize(heartbeat_timeout_seconds=10)
 
 out_dir = sys.argv[1]
 me, nproc = xtrace.process_index(), xtrace.process_count()

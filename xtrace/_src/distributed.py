@@ -12,7 +12,7 @@ error callback cannot even be called from Python. So xtrace keeps jaxlib's own f
 detection out of the way (a very long heartbeat timeout, no shutdown barrier unless every
 process is there) and watches the job itself: a thread in each process writes a heartbeat
 into the service's key-value store every second and reads the others'. A process silent for
-``heartbeat_timeout`` seconds, or one that announced it is exiting while others wait for it
+``heartbeat_timeout_seconds``, or one that announced it is exiting while others wait for it
 in a collective, makes waits fail with ``DistributedError`` (pmap.py runs executions that need other
 processes through ``wait_for``, which polls ``check_peers`` while they run).
 """
@@ -39,7 +39,7 @@ ENV_PROCESS_ID = "XTRACE_PROCESS_ID"
 DEFAULT_HEARTBEAT_TIMEOUT = 20  # seconds without a peer's heartbeat before it counts as dead
 HEARTBEAT_INTERVAL = 1.0        # seconds between this process's heartbeats
 JAXLIB_HEARTBEAT_TIMEOUT = 24 * 3600  # keeps jaxlib's fatal detection quiet (in ms: fits 32 bits)
-SHUTDOWN_TIMEOUT = 60           # seconds jaxlib's shutdown barrier may take once all are there
+SHUTDOWN_TIMEOUT = 300          # seconds the final meeting of all processes may take (JAX's)
 _ALIVE, _LEFT, _PROGRAM = "xtrace/alive/", "xtrace/left/", "xtrace/program/"
 
 
@@ -52,6 +52,7 @@ _where = ""                   # "process 1 of 2, coordinator 127.0.0.1:1234", fo
 _watch: "_Watch | None" = None
 _jobs: queue.SimpleQueue | None = None  # work for the thread that waits on other processes
 _gave_up = False              # this process raised DistributedError: it ends with status 1
+_shutdown_timeout = SHUTDOWN_TIMEOUT
 _agreed: set = set()          # fingerprints of programs all processes have agreed to run
 _programs_seen = 0            # how many new programs this process has run with the others
 T = TypeVar("T")
@@ -253,10 +254,10 @@ def _run_jobs(jobs: queue.SimpleQueue) -> None:
 
 
 def _resolve(coordinator_address: str | None, num_processes: int | None,
-             process_id: int | None) -> tuple[str, int, int]:
+             process_id: int | None, slurm: bool = True) -> tuple[str, int, int]:
     """(address, number of processes, process id): the arguments, else the XTRACE_*
-    variables, else a SLURM job step's; checked."""
-    s_addr, s_num, s_id = _slurm_settings()
+    variables, else (``slurm``) a SLURM job step's; checked."""
+    s_addr, s_num, s_id = _slurm_settings() if slurm else (None, None, None)
     address = coordinator_address or os.environ.get(ENV_ADDRESS) or s_addr
     num = _int_setting(num_processes, ENV_NUM_PROCESSES, "the number of processes")
     pid = _int_setting(process_id, ENV_PROCESS_ID, "this process's id")
@@ -283,19 +284,31 @@ def _resolve(coordinator_address: str | None, num_processes: int | None,
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
                process_id: int | None = None, local_device_ids: int | Sequence[int] | None = None,
-               initialization_timeout: int = 300, *,
-               heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT) -> None:
+               cluster_detection_method: str | None = None, initialization_timeout: int = 300,
+               heartbeat_timeout_seconds: int = DEFAULT_HEARTBEAT_TIMEOUT,
+               shutdown_timeout_seconds: int = SHUTDOWN_TIMEOUT,
+               coordinator_bind_address: str | None = None, slice_index: int | None = None,
+               partition_index: int | None = None) -> None:
     """Join this process to a multi-process job (JAX's ``jax.distributed.initialize``).
 
     Call it once, first, in every process. Arguments left out come from the environment
     (``XTRACE_COORDINATOR_ADDRESS``, ``XTRACE_NUM_PROCESSES``, ``XTRACE_PROCESS_ID``), else
-    from a SLURM job step. Process 0 runs the coordinator at ``coordinator_address``
-    ("host:port", reachable by every process). Every process waits here until all
+    from a SLURM job step (``cluster_detection_method="deactivate"`` turns that off). Process 0
+    runs the coordinator at ``coordinator_address`` ("host:port", reachable by every process;
+    it listens on ``coordinator_bind_address`` if given). Every process waits here until all
     ``num_processes`` have arrived, at most ``initialization_timeout`` seconds.
     ``local_device_ids`` restricts the GPUs this process uses. A process that stops sending
-    heartbeats for ``heartbeat_timeout`` seconds counts as failed: the others get errors.
+    heartbeats for ``heartbeat_timeout_seconds`` (20, JAX: 100) counts as failed: the others
+    get errors. ``shutdown_timeout_seconds`` bounds the final meeting of all processes.
     """
-    global _where
+    if slice_index is not None or partition_index is not None:
+        raise NotImplementedError("xtrace.distributed.initialize: multi-slice jobs "
+                                  "(slice_index, partition_index) are not supported")
+    if cluster_detection_method not in (None, "slurm", "deactivate"):
+        raise ValueError(f"xtrace.distributed.initialize: cluster_detection_method must be "
+                         f"None, 'slurm' or 'deactivate', got {cluster_detection_method!r}")
+    heartbeat_timeout = int(heartbeat_timeout_seconds)
+    global _where, _shutdown_timeout
     with _lock:
         if backend._distributed is not None:
             raise DistributedError(
@@ -307,20 +320,23 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                 "but this process has already created arrays or run computations on "
                 f"{', '.join(sorted(backend._backends))}. Call it first thing in the script "
                 "(right after `import xtrace`).")
-        address, num, pid = _resolve(coordinator_address, num_processes, process_id)
-        host, port = address.rpartition(":")[0], int(address.rpartition(":")[2])
+        address, num, pid = _resolve(coordinator_address, num_processes, process_id,
+                                     slurm=cluster_detection_method != "deactivate")
+        bind = coordinator_bind_address or address
+        host, port = bind.rpartition(":")[0], int(bind.rpartition(":")[2])
+        _shutdown_timeout = max(1, int(shutdown_timeout_seconds))
         if isinstance(local_device_ids, int):
             local_device_ids = [local_device_ids]
         timeout = max(1, int(initialization_timeout))
         _where = f"process {pid} of {num}, coordinator {address}"
         service = None
         if pid == 0:
-            _check_port_free(host, port, address)
-            service = _start_coordinator_process(address, num, timeout, heartbeat_timeout)
+            _check_port_free(host, port, bind)
+            service = _start_coordinator_process(bind, num, timeout, heartbeat_timeout)
         try:
             client = backend.connect_to_coordinator(
                 address, pid, init_timeout=timeout, heartbeat_timeout=JAXLIB_HEARTBEAT_TIMEOUT,
-                shutdown_timeout=SHUTDOWN_TIMEOUT, on_error=_on_jaxlib_error)
+                shutdown_timeout=_shutdown_timeout, on_error=_on_jaxlib_error)
         except Exception as e:  # jaxlib says little (e.g. "std::bad_cast"): say what to check
             if service is not None:
                 _stop_coordinator_process(service)
@@ -368,7 +384,7 @@ def shutdown() -> bool:
             _broken_jobs.append(d)
             return False
         try:  # everyone is leaving: meet, so that the coordinator outlives every client
-            d.client.wait_at_barrier("xtrace/shutdown", int(SHUTDOWN_TIMEOUT * 1000))
+            d.client.wait_at_barrier("xtrace/shutdown", int(_shutdown_timeout * 1000))
             d.client.shutdown()
         except Exception as e:  # not worth a crash on the way out
             print(f"xtrace.distributed ({_where}): shutdown: {str(e).strip()[:200]}",
@@ -385,7 +401,7 @@ def _start_coordinator_process(address: str, num: int, timeout: int,
     linger = heartbeat_timeout + 10
     proc = subprocess.Popen(
         [sys.executable, "-m", "xtrace._src.coordinator", address, str(num), str(timeout),
-         str(SHUTDOWN_TIMEOUT), str(linger)],
+         str(_shutdown_timeout), str(linger)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True,
         env={**os.environ, "XTRACE_JAXLIB_HEARTBEAT_TIMEOUT": str(JAXLIB_HEARTBEAT_TIMEOUT)})
