@@ -198,8 +198,10 @@ def start_coordinator(address: str, num_processes: int, *, register_timeout: int
 def connect_to_coordinator(address: str, process_id: int, *, init_timeout: int,
                            heartbeat_timeout: int, shutdown_timeout: int, on_error):
     """A client of the coordination service, connected (every process waits here until all
-    have arrived). ``on_error(status)`` is called from a jaxlib thread when the service
-    reports a failed peer; without it jaxlib aborts the process instead."""
+    have arrived). ``on_error`` is jaxlib's missed-heartbeat callback: with one, a failed
+    connect raises instead of aborting; jaxlib cannot actually call it (it passes a type
+    Python cannot receive), so later service errors still end the process, and
+    distributed.py keeps them from happening."""
     fn = _ext.get_distributed_runtime_client
     client = fn(address, process_id, init_timeout=init_timeout,
                 shutdown_timeout=shutdown_timeout, missed_heartbeat_callback=on_error,

@@ -366,7 +366,8 @@ def shutdown() -> bool:
         d, w = backend._distributed, _watch
         if d is None:
             return True
-        backend._distributed, _watch = None, None  # the backends keep working locally
+        backend.use_distributed(None)  # the backends already made keep working locally
+        _watch = None
         peers = set(range(d.num_processes)) - {d.process_id}
         if w.failure is None:
             try:
