@@ -133,16 +133,42 @@ def test_data_dir_with_the_subset_is_verified(tmp_path):
 
 
 def test_data_dir_uncompressed(tmp_path):
+    # Decompressed files are verified too: hand-made ones are refused unless --no-verify.
     write_folder(tmp_path / "other", compress=False)
-    notes = []
-    ds = mnist_data.load_mnist(tmp_path / "other", log=notes.append)
-    assert "not verified" in ds.source and any("no published checksum" in n for n in notes)
+    with pytest.raises(mnist_data.ChecksumError, match="gzip or decompressed.*--no-verify"):
+        mnist_data.load_mnist(tmp_path / "other")
+    ds = mnist_data.load_mnist(tmp_path / "other", verify_data_dir=False)
+    assert "not checked" in ds.source and len(ds.test_labels) == 4
     (tmp_path / "subset").mkdir()
     for stem in mnist_data.FILES.values():  # the subset decompressed: its raw checksums match
         archive = (EXAMPLE / "mnist-subset" / (stem + ".gz")).read_bytes()
-        (tmp_path / "subset" / stem).write_bytes(gzip.decompress(archive))
-    ds = mnist_data.load_mnist(tmp_path / "subset")
+        (tmp_path / "subset" / stem.replace("-idx", ".idx")).write_bytes(gzip.decompress(archive))
+    ds = mnist_data.load_mnist(tmp_path / "subset")  # also under the "name.idx3-ubyte" spelling
     assert ds.source.startswith("the bundled subset") and "checksums verified" in ds.source
+
+
+def test_full_mnist_checksums_cover_both_forms():
+    stems = set(mnist_data.FILES.values())
+    assert set(mnist_data.FULL_RAW_SHA256) == stems
+    assert set(mnist_data.FULL_SHA256) == {s + ".gz" for s in stems}
+
+
+def test_cache_with_decompressed_files(tmp_path, monkeypatch):
+    """A cache holding the four files decompressed is used as is (no download) and verified."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for stem in mnist_data.FILES.values():
+        archive = (EXAMPLE / "mnist-subset" / (stem + ".gz")).read_bytes()
+        (cache / stem).write_bytes(gzip.decompress(archive))
+    with pytest.raises(mnist_data.ChecksumError, match="Delete it"):  # not full MNIST's bytes
+        mnist_data.load_mnist(cache=cache, mirrors=[], log=lambda m: None)
+    # With the table pointing at these bytes, the same folder is read, nothing fetched.
+    raw = {k: v for k, v in mnist_data.SUBSET_SHA256.items() if not k.endswith(".gz")}
+    monkeypatch.setattr(mnist_data, "FULL_RAW_SHA256", raw)
+    log = []
+    ds = mnist_data.load_mnist(cache=cache, mirrors=[], log=log.append)
+    assert ds.source.startswith("full MNIST from") and len(ds.train_labels) == 8000
+    assert not any("download" in m for m in log), log
 
 
 # --- cache, mirrors and the offline fallback ------------------------------------------------
@@ -265,6 +291,34 @@ def test_notebook_runs_in_quick_mode(offline_env, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "backend: cpu" in out and "Epoch 1 in" in out and "faster than without jit" in out
     assert len(namespace["history"]) == 1 and namespace["train_images"].shape == (512, 784)
+
+
+@pytest.mark.parametrize("where", ["checkout", "spec", "elsewhere"])
+def test_notebook_install_cell(where, tmp_path, monkeypatch):
+    """The pip cell as a fresh kernel without xtrace runs it: inside a checkout it installs
+    that checkout, elsewhere $XTRACE_PIP_SPEC, and never the unrelated PyPI 'xtrace'."""
+    import importlib.util
+    import subprocess as sp
+    cell = [c for c in json.loads((EXAMPLE / "mnist.ipynb").read_text())["cells"]
+            if c["cell_type"] == "code"][0]
+    calls = []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(sp, "check_call", lambda argv, **kw: calls.append(argv[3:]))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(EXAMPLE if where == "checkout" else tmp_path)
+    monkeypatch.delenv("XTRACE_PIP_SPEC", raising=False)
+    if where == "spec":
+        monkeypatch.setenv("XTRACE_PIP_SPEC", "/wheels/xtrace-0.1.0-py3-none-any.whl")
+    code = compile("".join(cell["source"]), "mnist.ipynb[install cell]", "exec")
+    if where == "elsewhere":
+        with pytest.raises(RuntimeError, match="not inside a checkout.*XTRACE_PIP_SPEC"):
+            exec(code, {"__name__": "__main__"})
+        assert calls == []
+        return
+    exec(code, {"__name__": "__main__"})
+    expected = (["install", "-q", "-e", str(REPO)] if where == "checkout"
+                else ["install", "-q", "/wheels/xtrace-0.1.0-py3-none-any.whl"])
+    assert calls == [expected]
 
 
 def test_data_parallel_matches_single_device(offline_env, capsys):

@@ -10,8 +10,9 @@
 3. the 10,000-digit subset shipped next to this file (``mnist-subset/``, 8,000 train /
    2,000 test; see its README for provenance and licence).
 
-Every file read from the cache or the bundled subset, and every download, is checked against
-its published SHA-256; a mismatch raises ``ChecksumError`` naming the file and what to do.
+Every file read (gzip or decompressed) and every download is checked against its published
+SHA-256; a mismatch raises ``ChecksumError`` naming the file and what to do (``--no-verify``
+reads other data sets laid out the same way, such as Fashion-MNIST).
 Only NumPy and the standard library are used, so the loader also serves tests and the notebook.
 """
 from __future__ import annotations
@@ -41,6 +42,13 @@ FULL_SHA256 = {
     "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+# ... and of the same four files decompressed (as many copies and packages keep them).
+FULL_RAW_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 
 # SHA-256 of the bundled subset (8,000 / 2,000 digits), gzip as shipped and decompressed.
@@ -109,6 +117,11 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
+def canonical_name(path: Path) -> str:
+    """``train-images.idx3-ubyte`` (how some archives unpack) -> ``train-images-idx3-ubyte``."""
+    return Path(path).name.replace(".idx", "-idx")
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -117,7 +130,7 @@ def verify(path: Path, known: dict[str, str], hint: str) -> None:
     """Raise ChecksumError unless ``path``'s SHA-256 is the one ``known`` lists for its name."""
     path = Path(path)
     got = sha256(path)
-    want = known.get(path.name)
+    want = known.get(canonical_name(path))
     if got != want:
         raise ChecksumError(f"checksum mismatch for {path}:\n  expected sha256 {want}\n"
                             f"  got      sha256 {got}\n{hint}")
@@ -162,8 +175,9 @@ def read_folder(folder: Path, known: dict[str, str] | None = None, hint: str = "
 
 def describe_checksums(paths: Iterable[Path]) -> str:
     """Which known set these files match: 'full MNIST', 'the bundled subset', or ''."""
-    hashes = {p.name: sha256(p) for p in paths}
-    for label, known in (("full MNIST", FULL_SHA256), ("the bundled subset", SUBSET_SHA256)):
+    hashes = {canonical_name(p): sha256(p) for p in paths}
+    for label, known in (("full MNIST", {**FULL_SHA256, **FULL_RAW_SHA256}),
+                         ("the bundled subset", SUBSET_SHA256)):
         if all(known.get(name) == h for name, h in hashes.items()):
             return label
     return ""
@@ -225,12 +239,13 @@ def load_mnist(data_dir: str | Path | None = None, offline: bool | None = None,
     whose files are not MNIST's (e.g. Fashion-MNIST, same names) without checking them.
     """
     if data_dir is not None:
-        return _read_user_folder(Path(data_dir).expanduser(), verify_data_dir, log)
+        return _read_user_folder(Path(data_dir).expanduser(), verify_data_dir)
     folder = Path(cache).expanduser() if cache is not None else cache_dir()
     offline = offline_from_env() if offline is None else offline
     hint = ("Delete it so that the next run downloads it again, or point XTRACE_MNIST_DIR "
             "or --data at a good copy.")
-    have_all = all((folder / name).is_file() for name in FULL_SHA256)
+    full = {**FULL_SHA256, **FULL_RAW_SHA256}
+    have_all = find_files(folder) is not None  # the .gz archives, or the files decompressed
     if not have_all and not offline:
         try:
             download(folder, mirrors, FULL_SHA256, log=log)
@@ -239,7 +254,7 @@ def load_mnist(data_dir: str | Path | None = None, offline: bool | None = None,
             log(f"MNIST download failed ({e}).\nPut the four MNIST .gz files into {folder} "
                 "or pass --data DIR to train on the full set.")
     if have_all:
-        return read_folder(folder, FULL_SHA256, hint,
+        return read_folder(folder, full, hint,
                            f"full MNIST from {folder} (60,000 train / 10,000 test)")
     why = "offline" if offline else "no download"
     log(f"{why}: using the 10,000-digit MNIST subset bundled with the example ({SUBSET_DIR}).")
@@ -249,29 +264,24 @@ def load_mnist(data_dir: str | Path | None = None, offline: bool | None = None,
                        "bundled MNIST subset (8,000 train / 2,000 test)")
 
 
-def _read_user_folder(folder: Path, check: bool, log: Callable[[str], None]) -> Dataset:
-    """``--data DIR``: gzip archives must be full MNIST's or the subset's, unless not checked.
-
-    Uncompressed files of the full set have no published checksum: they are read with a note.
-    """
+def _read_user_folder(folder: Path, check: bool) -> Dataset:
+    """``--data DIR``: each file must be full MNIST's or the subset's (gzip or decompressed),
+    unless ``check`` is False."""
     paths = find_files(folder)
     if paths is None:
         return read_folder(folder)  # raises FileNotFoundError naming the expected files
     note, label = "checksums not checked", ""
     if check:
-        known = {p: sha256(p) in (FULL_SHA256.get(p.name), SUBSET_SHA256.get(p.name))
-                 for p in paths.values()}
-        bad = [p.name for p, ok in known.items() if not ok and p.suffix == ".gz"]
+        known = (FULL_SHA256, FULL_RAW_SHA256, SUBSET_SHA256)
+        bad = [p.name for p in paths.values()
+               if sha256(p) not in {k.get(canonical_name(p)) for k in known}]
         if bad:
             raise ChecksumError(
                 f"checksum mismatch in {folder}: {', '.join(bad)} are neither the published "
-                "MNIST archives nor the bundled subset. Download them again, or pass "
-                "--no-verify to train on other IDX files with these names (e.g. Fashion-MNIST).")
+                "MNIST files (gzip or decompressed) nor the bundled subset. Download them again, "
+                "or pass --no-verify to train on other IDX files with these names "
+                "(e.g. Fashion-MNIST).")
         note, label = "checksums verified", describe_checksums(paths.values())
-        if not all(known.values()):
-            note = "uncompressed files not verified"
-            log(f"note: {folder} holds uncompressed IDX files, which have no published "
-                "checksum: read without verification.")
     dataset = read_folder(folder)
     counts = f"{len(dataset.train_labels):,} train / {len(dataset.test_labels):,} test"
     dataset.source = f"{label + ' from ' if label else ''}{folder} ({counts}, {note})"
