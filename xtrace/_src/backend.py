@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - depends on the installed jaxlib
     from jaxlib import xla_extension as _ext  # type: ignore
 
 XlaRuntimeError = _xc.XlaRuntimeError
-Device = Any
+Device = _xc.Device  # the class of every device xtrace.devices() returns
 Buffer = Any  # a single-device jaxlib ArrayImpl
 
 logger = logging.getLogger("xtrace")
@@ -480,6 +480,12 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
         while len(_exe_cache) > EXE_CACHE_SIZE:  # callers (jit, dispatch) keep what they use
             del _exe_cache[next(iter(_exe_cache))]
         return exe
+
+
+def clear_exe_cache() -> None:
+    """Forget the compiled executables kept in memory (the on-disk cache stays)."""
+    with _lock:
+        _exe_cache.clear()
 
 
 def serialize(exe) -> bytes:

@@ -79,6 +79,15 @@ _scalar_cache: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
 _SCALAR_CACHE_SIZE = 32  # least-recently-used scalars keep their device buffers
 
 
+def clear_cache() -> None:
+    """Forget every compiled single-primitive program and cached scalar buffer."""
+    with _lock:
+        _cache.clear()
+        _scalar_cache.clear()
+        for prim in core.primitives.values():
+            prim.eager_cache.clear()
+
+
 def to_buffer(x: Any, aval: ShapedArray, device=None):
     """A buffer holding the value ``x`` (an Array, NumPy value or Python scalar) on ``device``
     (default: the default device), copying an Array that lives on another device."""
