@@ -391,6 +391,15 @@ def default_device():
     return _default_device if _default_device is not None else _pick_default().local_devices[0]
 
 
+def chosen_device():
+    """The device ``xtrace.default_device`` chose for uncommitted work, or None when none was
+    chosen (or it is the backend's default device)."""
+    d = config.read("default_device")
+    if d is None or d == default_device():
+        return None
+    return d
+
+
 def live_buffer_count() -> int:
     """How many device buffers the started clients hold right now."""
     return sum(len(b.client.live_arrays()) for b in list(_backends.values()))

@@ -234,7 +234,8 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if _x64_flag["disable_jit"]:
             return self._fun(*args, **kwargs)
-        if self._simple and not kwargs and core._state.dynamic_level == 0:
+        if (self._simple and not kwargs and core._state.dynamic_level == 0
+                and _x64_flag["default_device"] is None):
             avals = []
             for a in args:
                 if type(a) is not Array or a._device is not None:
@@ -411,6 +412,24 @@ def clear_caches() -> None:
 
 
 @contextlib.contextmanager
+def default_device(device: Any):
+    """Inside the block, arrays created and computations run without a committed input
+    (one placed with ``device_put(x, device)``) go to ``device``: an xtrace ``Device``, a
+    platform name (its first device), or None for the backend's default."""
+    if isinstance(device, str):
+        device = backend.devices(device)[0]
+    elif device is not None and not isinstance(device, backend.Device):
+        raise TypeError(f"default_device expects a Device, a platform name or None, got "
+                        f"{type(device).__name__} {device!r:.60}")
+    old = _config.read("default_device")
+    _config.update("default_device", device)
+    try:
+        yield
+    finally:
+        _config.update("default_device", old)
+
+
+@contextlib.contextmanager
 def ensure_compile_time_eval():
     """Inside the block, operations whose inputs are all concrete (not traced) run eagerly
     even while tracing under ``jit``, so their values are known at trace time (usable in
@@ -425,11 +444,12 @@ def ensure_compile_time_eval():
 
 
 def _committed_device(leaves):
-    """The device of the first argument placed on a non-default device, else None."""
+    """The device of the first argument placed on a non-default device, else the device
+    ``xtrace.default_device`` chose, else None (the backend's default)."""
     for x in leaves:
         if type(x) is Array and x._device is not None:
             return x._device
-    return None
+    return backend.chosen_device()
 
 
 def _tuple_of_ints(x, what: str) -> tuple[int, ...]:
