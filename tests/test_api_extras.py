@@ -2,6 +2,8 @@
 linear_transpose, custom_gradient, disable_jit, clear_caches, ensure_compile_time_eval,
 named_call/named_scope, checkpoint_policies, float0, process aliases, live_arrays,
 default_device, Device, version. Numbers are checked against NumPy and finite differences."""
+import pathlib
+import re
 import warnings
 
 import numpy as np
@@ -311,6 +313,8 @@ def test_process_aliases_and_devices():
     assert xtrace.process_indices() == [0]
     assert all(isinstance(d, xtrace.Device) for d in xtrace.devices())
     assert xtrace.__version__ == xtrace.version.__version__
+    pyproject = (pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == xtrace.__version__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         xtrace.process_indices()

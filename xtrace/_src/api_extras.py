@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from xtrace._src import ad, backend, core, dtypes
+from xtrace._src import ad, core, dtypes
+from xtrace._src import backend as _backend
 from xtrace._src.array import Array
 from xtrace._src.core import ShapedArray
 from xtrace._src.tree_util import (Partial, tree_flatten, tree_map, tree_unflatten,
@@ -158,12 +159,11 @@ def _renamed(old: str, new: Callable) -> Callable:
 
 def process_indices(backend: str | None = None) -> list[int]:
     """The indices of the processes that own devices of ``backend``, sorted."""
-    from xtrace._src import backend as _b
-    return sorted({d.process_index for d in _b.devices(backend)})
+    return sorted({d.process_index for d in _backend.devices(backend)})
 
 
-host_count = _renamed("host_count", backend.process_count)
-host_id = _renamed("host_id", backend.process_index)
+host_count = _renamed("host_count", _backend.process_count)
+host_id = _renamed("host_id", _backend.process_index)
 host_ids = _renamed("host_ids", process_indices)
 
 
