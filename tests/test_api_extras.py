@@ -222,6 +222,11 @@ def test_disable_jit_runs_python():
     assert not xtrace.config.disable_jit
     with pytest.raises(TypeError):
         f(1.0)
+    xtrace.config.update("jax_disable_jit", True)  # JAX's option name works too
+    try:
+        assert xtrace.config.jax_disable_jit and float(f(1.0)) == 2.0
+    finally:
+        xtrace.config.update("disable_jit", False)
 
 
 def test_ensure_compile_time_eval():

@@ -51,6 +51,9 @@ class Config:
         self._listeners: list = []
 
     def update(self, name: str, value: Any) -> None:
+        prefix, _, short = name.partition("_")
+        if name not in self._values and prefix in ("jax", "xtrace") and short in self._values:
+            name = short  # JAX's option names: "jax_enable_x64", "jax_disable_jit"
         if name not in self._values:
             raise AttributeError(
                 f"xtrace.config has no option {name!r}; known options: {sorted(self._values)}")
