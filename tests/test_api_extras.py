@@ -173,6 +173,7 @@ def test_custom_gradient():
 
     gx, gy = xtrace.grad(h, argnums=(0, 1))(2.0, 3.0)
     assert (float(gx), float(gy)) == (30.0, 2.0)
+    assert float(xtrace.grad(lambda x: h(x, y=3.0))(2.0)) == 30.0  # keyword arguments
 
     @xtrace.custom_gradient
     def clip_grad(x):  # one argument: the rule may return a bare cotangent

@@ -253,6 +253,7 @@ def custom_gradient(fun: Callable) -> Callable:
     from xtrace._src.custom_derivatives import custom_vjp
 
     @custom_vjp
+    @functools.wraps(fun)  # fun's signature: keyword arguments are bound to positions
     def wrapped(*args):
         return fun(*args)[0]
 
@@ -265,7 +266,6 @@ def custom_gradient(fun: Callable) -> Callable:
         return (cts,) if res.func.single else tuple(cts)
 
     wrapped.defvjp(fwd, bwd)
-    functools.update_wrapper(wrapped, fun)
     return wrapped
 
 
