@@ -345,3 +345,8 @@ def test_default_device():
     with pytest.raises(TypeError, match="default_device"):
         with xtrace.default_device(3):
             pass
+    xtrace.config.update("jax_default_device", devs[1])
+    try:
+        assert xnp.zeros(1).device == devs[1]
+    finally:
+        xtrace.config.update("default_device", None)

@@ -391,6 +391,17 @@ def default_device():
     return _default_device if _default_device is not None else _pick_default().local_devices[0]
 
 
+def validate_default_device(value: Any):
+    """The ``default_device`` option's value: a Device, a platform name (its first device) or
+    None."""
+    if isinstance(value, str):
+        return devices(value)[0]
+    if value is not None and not isinstance(value, Device):
+        raise TypeError(f"default_device expects a Device, a platform name or None, got "
+                        f"{type(value).__name__} {value!r:.60}")
+    return value
+
+
 def chosen_device():
     """The device ``xtrace.default_device`` chose for uncommitted work, or None when none was
     chosen (or it is the backend's default device)."""

@@ -67,6 +67,9 @@ class Config:
                     "num_cpu_devices must be set before xtrace first uses a device "
                     f"(it is already {self._values[name]}); set XTRACE_NUM_CPU_DEVICES "
                     "in the environment or call xtrace.config.update first.")
+        if name == "default_device":
+            from xtrace._src import backend
+            value = backend.validate_default_device(value)
         if name == "platforms":
             from xtrace._src import backend
             value = backend.validate_platforms(value, self._values[name])

@@ -416,11 +416,6 @@ def default_device(device: Any):
     """Inside the block, arrays created and computations run without a committed input
     (one placed with ``device_put(x, device)``) go to ``device``: an xtrace ``Device``, a
     platform name (its first device), or None for the backend's default."""
-    if isinstance(device, str):
-        device = backend.devices(device)[0]
-    elif device is not None and not isinstance(device, backend.Device):
-        raise TypeError(f"default_device expects a Device, a platform name or None, got "
-                        f"{type(device).__name__} {device!r:.60}")
     old = _config.read("default_device")
     _config.update("default_device", device)
     try:
