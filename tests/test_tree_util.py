@@ -451,6 +451,11 @@ def test_broadcast_and_reduce_associative():
     np.testing.assert_allclose(tu.tree_reduce_associative(np.add, xs), [1.0, 2.0, 3.0])
 
 
+def test_treedef_flatten_up_to():
+    td = tu.tree_structure([0, {"a": 0}])
+    assert td.flatten_up_to([(1, 2), {"a": [3]}]) == [(1, 2), [3]]
+
+
 def test_transpose_infers_inner_structure():
     tree = [(1, 2, 3), (4, 5, 6)]
     assert tu.tree_transpose(tu.tree_structure([0, 0]), None, tree) == ([1, 4], [2, 5], [3, 6])

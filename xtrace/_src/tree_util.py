@@ -42,6 +42,10 @@ class PyTreeDef:
     def unflatten(self, leaves: Iterable[Any]) -> Any:
         return tree_unflatten(self, leaves)
 
+    def flatten_up_to(self, tree: Any) -> list[Any]:
+        """The subtrees of ``tree`` at this structure's leaves."""
+        return flatten_up_to(self, tree)
+
     def __repr__(self) -> str:
         return f"PyTreeDef({_pp(self)})"
 
