@@ -293,3 +293,199 @@ def test_tree_map_over_arrays_matches_numpy(rng):
     out = tu.tree_map(lambda v: xnp.exp(v) + 1, xt)
     np.testing.assert_allclose(out["a"], np.exp(tree["a"]) + 1, rtol=1e-5)
     np.testing.assert_allclose(out["b"][0], np.exp(tree["b"][0]) + 1, rtol=1e-5)
+
+
+# ---- key paths (jax.tree_util 0.10 semantics) ----
+
+
+def test_flatten_with_path_keys_and_keystr():
+    tree = {"b": Point(3, 4), "a": [1, (2, None)]}
+    pairs, td = tu.tree_flatten_with_path(tree)
+    assert td == tu.tree_structure(tree)
+    assert [x for _, x in pairs] == tu.tree_leaves(tree) == [1, 2, 3, 4]
+    paths = [p for p, _ in pairs]
+    assert paths[1] == (tu.DictKey("a"), tu.SequenceKey(1), tu.SequenceKey(0))
+    assert paths[2] == (tu.DictKey("b"), tu.GetAttrKey("x"))
+    assert [tu.keystr(p) for p in paths] == ["['a'][0]", "['a'][1][0]", "['b'].x", "['b'].y"]
+    assert [tu.keystr(p, simple=True, separator="/") for p in paths] == [
+        "a/0", "a/1/0", "b/x", "b/y"]
+    assert tu.keystr(paths[1], simple=True) == "a10"
+    assert tu.keystr(()) == "" and tu.keystr(("a", 1)) == "a1"
+    assert tu.tree_leaves_with_path(5) == [((), 5)] and tu.tree_leaves_with_path(None) == []
+
+
+def test_key_entries():
+    assert tu.DictKey("a") == tu.DictKey("a") and tu.DictKey("a") != tu.DictKey("b")
+    assert tu.SequenceKey(1) != tu.FlattenedIndexKey(1)
+    assert len({tu.SequenceKey(1), tu.SequenceKey(1), tu.GetAttrKey("x")}) == 2
+    assert (tu.DictKey("a").key, tu.SequenceKey(1).idx, tu.GetAttrKey("x").name,
+            tu.FlattenedIndexKey(2).key) == ("a", 1, "x", 2)
+    assert repr(tu.DictKey("a")) == "DictKey(key='a')"
+    assert repr(tu.FlattenedIndexKey(2)) == "FlattenedIndexKey(key=2)"
+    assert [str(k) for k in (tu.DictKey(1), tu.SequenceKey(0), tu.GetAttrKey("w"),
+                             tu.FlattenedIndexKey(3))] == ["[1]", "[0]", ".w",
+                                                           "[<flat index 3>]"]
+    match tu.GetAttrKey("w"):
+        case tu.GetAttrKey(name=n):
+            assert n == "w"
+    with pytest.raises(AttributeError):
+        tu.DictKey("a").key = "b"
+
+
+def test_paths_of_registered_dicts_dataclasses_and_plain_nodes():
+    od = collections.OrderedDict([("b", 1), ("a", 2)])
+    assert [p for p, _ in tu.tree_leaves_with_path(od)] == [(tu.DictKey("b"),), (tu.DictKey("a"),)]
+    dd = collections.defaultdict(list, b=1, a=2)
+    assert [p for p, _ in tu.tree_leaves_with_path(dd)] == [(tu.DictKey("a"),), (tu.DictKey("b"),)]
+    assert [p for p, _ in tu.tree_leaves_with_path(Params(1.0, 2.0, "n"))] == [
+        (tu.GetAttrKey("w"),), (tu.GetAttrKey("b"),)]
+    assert [p for p, _ in tu.tree_leaves_with_path(Box([7, 8], "l"))] == [
+        (tu.FlattenedIndexKey(0), tu.SequenceKey(0)), (tu.FlattenedIndexKey(0), tu.SequenceKey(1))]
+    partial_paths = [p for p, _ in tu.tree_leaves_with_path(tu.Partial(max, 1, key=2))]
+    assert partial_paths == [(tu.FlattenedIndexKey(0), tu.SequenceKey(0)),
+                             (tu.FlattenedIndexKey(1), tu.DictKey("key"))]
+
+
+def test_is_leaf_with_and_without_path():
+    tree = [1, (2, [3])]
+    got = tu.tree_leaves_with_path(tree, is_leaf=lambda p, x: isinstance(x, list) and len(p) > 0,
+                                   is_leaf_takes_path=True)
+    assert got[-1] == ((tu.SequenceKey(1), tu.SequenceKey(1)), [3])
+    got = tu.tree_leaves_with_path(tree, is_leaf=lambda x: isinstance(x, tuple))
+    assert got == [((tu.SequenceKey(0),), 1), ((tu.SequenceKey(1),), (2, [3]))]
+
+
+def test_tree_map_with_path():
+    out = tu.tree_map_with_path(lambda p, x, y: (tu.keystr(p), x + y),
+                                {"a": 1, "b": (2,)}, {"a": 10, "b": (20,)})
+    assert out == {"a": ("['a']", 11), "b": (("['b'][0]", 22),)}
+    with pytest.raises(ValueError):
+        tu.tree_map_with_path(lambda p, x, y: x, [1, 2], [1, 2, 3])
+    w = {"w": np.ones(2, np.float32), "b": np.ones(2, np.float32)}
+    decayed = tu.tree_map_with_path(lambda p, x: x * 0.5 if p[-1].key == "w" else x, w)
+    np.testing.assert_allclose(decayed["w"], [0.5, 0.5])
+    np.testing.assert_allclose(decayed["b"], [1.0, 1.0])
+
+
+class KeyedPair:
+    def __init__(self, first, second, tag="t"):
+        self.first, self.second, self.tag = first, second, tag
+
+    def tree_flatten_with_keys(self):
+        return ((tu.GetAttrKey("first"), self.first), (tu.GetAttrKey("second"), self.second)), \
+            self.tag
+
+    @classmethod
+    def tree_unflatten(cls, tag, children):
+        return cls(*children, tag)
+
+
+tu.register_pytree_with_keys_class(KeyedPair)
+
+
+class Triple:
+    def __init__(self, a, b, c):
+        self.abc = (a, b, c)
+
+
+tu.register_pytree_with_keys(
+    Triple, lambda t: ([(tu.DictKey(k), v) for k, v in zip("abc", t.abc)], None),
+    lambda _, c: Triple(*c))
+
+
+@tu.register_static
+class Mode(str):
+    pass
+
+
+def test_register_with_keys_and_static():
+    pairs, td = tu.tree_flatten_with_path(KeyedPair(1, [2], "q"))
+    assert [tu.keystr(p) for p, _ in pairs] == [".first", ".second[0]"]
+    back = td.unflatten([5, 6])
+    assert (back.first, back.second, back.tag) == (5, [6], "q")
+    assert tu.tree_leaves(Triple(1, 2, 3)) == [1, 2, 3]
+    assert [tu.keystr(p) for p, _ in tu.tree_leaves_with_path(Triple(1, 2, 3))] == [
+        "['a']", "['b']", "['c']"]
+    assert tu.tree_leaves([Mode("add"), 1]) == [1]
+    calls = []
+
+    @xtrace.jit
+    def f(x, mode):
+        calls.append(mode)
+        return x + 1 if mode == "add" else x - 1
+
+    assert float(f(1.0, Mode("add"))) == 2.0 and float(f(1.0, Mode("sub"))) == 0.0
+    assert float(f(3.0, Mode("add"))) == 4.0 and len(calls) == 2
+
+
+def test_one_level_and_node_predicates():
+    assert tu.flatten_one_level({"b": 1, "a": [2]}) == (([2], 1), ("a", "b"))
+    assert tu.flatten_one_level(None) == ((), None)
+    assert tu.flatten_one_level_with_keys({"b": 1, "a": [2]}) == (
+        ((tu.DictKey("a"), [2]), (tu.DictKey("b"), 1)), ("a", "b"))
+    with pytest.raises(ValueError, match="can't tree-flatten type"):
+        tu.flatten_one_level(3)
+    assert tu.is_tree_node(type(None)) and tu.is_tree_node(Point) and tu.is_tree_node(Box)
+    assert not tu.is_tree_node(int)
+    assert tu.treedef_is_leaf(tu.tree_structure(1)) and tu.treedef_is_leaf(tu.tree_structure(None))
+    assert not tu.treedef_is_leaf(tu.tree_structure([1]))
+    td = tu.treedef_tuple([tu.tree_structure(1), tu.tree_structure([1, 2])])
+    assert td == tu.tree_structure((0, [0, 0]))
+    assert tu.all_leaves([1, 2.0, "s"]) and tu.all_leaves([])
+    assert not tu.all_leaves([1, None]) and not tu.all_leaves([1, (2,)])
+    assert tu.all_leaves([(1,)], is_leaf=lambda x: isinstance(x, tuple))
+    assert tu.default_registry.flatten_one_level(3) is None
+    assert tu.default_registry.flatten([1, 2])[0] == [1, 2]
+
+
+def test_broadcast_and_reduce_associative():
+    assert tu.tree_broadcast([1, {"a": 2}], [[3, 4], {"a": (5, 6)}]) == [[1, 1], {"a": (2, 2)}]
+    with pytest.raises(ValueError):
+        tu.tree_broadcast([1, 2], [3, 4, 5])
+    assert tu.tree_reduce_associative(lambda a, b: (a, b), [1, 2, 3, 4, 5]) == (
+        (1, 2), (3, (4, 5)))
+    assert tu.tree_reduce_associative(lambda a, b: a + b, [], identity=0) == 0
+    with pytest.raises(TypeError, match="identity"):
+        tu.tree_reduce_associative(lambda a, b: a + b, [])
+    xs = [np.arange(3.0), {"k": np.ones(3)}]
+    np.testing.assert_allclose(tu.tree_reduce_associative(np.add, xs), [1.0, 2.0, 3.0])
+
+
+def test_treedef_flatten_up_to():
+    td = tu.tree_structure([0, {"a": 0}])
+    assert td.flatten_up_to([(1, 2), {"a": [3]}]) == [(1, 2), [3]]
+
+
+def test_transpose_infers_inner_structure():
+    tree = [(1, 2, 3), (4, 5, 6)]
+    assert tu.tree_transpose(tu.tree_structure([0, 0]), None, tree) == ([1, 4], [2, 5], [3, 6])
+    with pytest.raises(TypeError, match="Mismatch"):
+        tu.tree_transpose(tu.tree_structure([0, 0]), tu.tree_structure((0, 0)), tree)
+
+
+def test_jax_tree_module():
+    from xtrace import tree
+    t = {"a": [1, 2], "b": 3}
+    assert tree.leaves(t) == [1, 2, 3]
+    assert tree.map(lambda x: x * 2, t) == {"a": [2, 4], "b": 6}
+    leaves, td = tree.flatten(t)
+    assert tree.unflatten(td, leaves) == t and tree.structure(t) == td
+    assert tree.reduce(lambda a, b: a + b, t) == 6 and tree.reduce(max, t, 10) == 10
+    assert tree.all(t) and not tree.all([1, 0])
+    assert tree.reduce_associative(lambda a, b: a + b, t) == 6
+    assert tree.transpose(tree.structure([0, 0]), None, [(1, 2), (3, 4)]) == ([1, 3], [2, 4])
+    assert tree.broadcast(0, {"x": (1, 2)}) == {"x": (0, 0)}
+    assert [tu.keystr(p) for p, _ in tree.leaves_with_path(t)] == ["['a'][0]", "['a'][1]", "['b']"]
+    assert tree.flatten_with_path(t)[1] == td
+    assert tree.map_with_path(lambda p, x: len(p), t) == {"a": [2, 2], "b": 1}
+
+    @tu.register_dataclass
+    @dataclasses.dataclass
+    class Layer:
+        w: float
+        act: str = tree.static(default="relu")
+
+    leaves, td = tree.flatten(Layer(2.0, "tanh"))
+    assert leaves == [2.0]
+    assert tree.unflatten(td, [5.0]) == Layer(5.0, "tanh")
+    assert tree.structure(Layer(1.0)) != td

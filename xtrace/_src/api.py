@@ -401,6 +401,9 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     return jac
 
 
+jacobian = jacrev  # JAX's alias
+
+
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False) -> Callable:
     """Hessian as forward-over-reverse: ``jacfwd(jacrev(fun))``."""

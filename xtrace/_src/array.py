@@ -211,5 +211,7 @@ def from_numpy(x: Any, dtype: Any = None, weak_type: bool = False, device=None) 
     dt = dtypes.canonicalize_dtype(x.dtype if dtype is None else dtype)
     if x.dtype != dt:
         x = x.astype(dt)
+    if device is None:
+        device = backend.chosen_device()
     return Array(backend.to_device(x, device), ShapedArray(x.shape, dt, weak_type),
                  None if device is None or device == backend.default_device() else device)

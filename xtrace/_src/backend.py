@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - depends on the installed jaxlib
     from jaxlib import xla_extension as _ext  # type: ignore
 
 XlaRuntimeError = _xc.XlaRuntimeError
-Device = Any
+Device = _xc.Device  # the class of every device xtrace.devices() returns
 Buffer = Any  # a single-device jaxlib ArrayImpl
 
 logger = logging.getLogger("xtrace")
@@ -391,6 +391,26 @@ def default_device():
     return _default_device if _default_device is not None else _pick_default().local_devices[0]
 
 
+def validate_default_device(value: Any):
+    """The ``default_device`` option's value: a Device, a platform name (its first device) or
+    None."""
+    if isinstance(value, str):
+        return devices(value)[0]
+    if value is not None and not isinstance(value, Device):
+        raise TypeError(f"default_device expects a Device, a platform name or None, got "
+                        f"{type(value).__name__} {value!r:.60}")
+    return value
+
+
+def chosen_device():
+    """The device ``xtrace.default_device`` chose for uncommitted work, or None when none was
+    chosen (or it is the backend's default device)."""
+    d = config.read("default_device")
+    if d is None or d == default_device():
+        return None
+    return d
+
+
 def live_buffer_count() -> int:
     """How many device buffers the started clients hold right now."""
     return sum(len(b.client.live_arrays()) for b in list(_backends.values()))
@@ -480,6 +500,12 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
         while len(_exe_cache) > EXE_CACHE_SIZE:  # callers (jit, dispatch) keep what they use
             del _exe_cache[next(iter(_exe_cache))]
         return exe
+
+
+def clear_exe_cache() -> None:
+    """Forget the compiled executables kept in memory (the on-disk cache stays)."""
+    with _lock:
+        _exe_cache.clear()
 
 
 def serialize(exe) -> bytes:

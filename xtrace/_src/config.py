@@ -41,11 +41,19 @@ class Config:
             "compilation_cache_max_size": 1 << 30,  # bytes; <= 0: no limit
             "log_compiles": _env_bool("XTRACE_LOG_COMPILES", False),
             "recompile_warning_threshold": 8,  # None or <= 0: never warn
+            # jit-decorated functions run op by op (xtrace.disable_jit()).
+            "disable_jit": _env_bool("XTRACE_DISABLE_JIT", False),
+            # Device for arrays and computations with no committed input (None: the
+            # backend's first device); xtrace.default_device(d) sets it inside a block.
+            "default_device": None,
         }
         self._lock = threading.Lock()
         self._listeners: list = []
 
     def update(self, name: str, value: Any) -> None:
+        prefix, _, short = name.partition("_")
+        if name not in self._values and prefix in ("jax", "xtrace") and short in self._values:
+            name = short  # JAX's option names: "jax_enable_x64", "jax_disable_jit"
         if name not in self._values:
             raise AttributeError(
                 f"xtrace.config has no option {name!r}; known options: {sorted(self._values)}")
@@ -59,10 +67,13 @@ class Config:
                     "num_cpu_devices must be set before xtrace first uses a device "
                     f"(it is already {self._values[name]}); set XTRACE_NUM_CPU_DEVICES "
                     "in the environment or call xtrace.config.update first.")
+        if name == "default_device":
+            from xtrace._src import backend
+            value = backend.validate_default_device(value)
         if name == "platforms":
             from xtrace._src import backend
             value = backend.validate_platforms(value, self._values[name])
-        if name in ("enable_x64", "compilation_cache", "log_compiles"):
+        if name in ("enable_x64", "compilation_cache", "log_compiles", "disable_jit"):
             value = bool(value)
         if name == "compilation_cache_dir" and value is not None:
             value = os.fspath(value)
@@ -97,3 +108,17 @@ def enable_x64(new_val: bool = True) -> Iterator[None]:
         yield
     finally:
         config.update("enable_x64", old)
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Iterator[None]:
+    """Inside the block, ``jit``-decorated functions run their Python op by op (each
+    operation eagerly), so ``print`` and Python control flow on values work inside them;
+    ``lax.cond``/``switch`` with a concrete predicate, ``while_loop`` and ``scan`` run as
+    Python control flow too."""
+    old = config.disable_jit
+    config.update("disable_jit", disable)
+    try:
+        yield
+    finally:
+        config.update("disable_jit", old)

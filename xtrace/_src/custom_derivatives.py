@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -383,7 +384,13 @@ remat_p.transpose = _remat_transpose
 def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
                static_argnums: Sequence[int] = ()) -> Callable:
     """Recompute ``fun``'s intermediates in the backward pass instead of storing them
-    (only its inputs are kept as residuals). Alias: ``remat``."""
+    (only its inputs are kept as residuals). Alias: ``remat``. ``policy`` is one of
+    ``xtrace.checkpoint_policies`` (or a function of the same signature):
+    ``everything_saveable`` stores everything (no recomputation); the others recompute."""
+    if policy is not None and not callable(policy):
+        raise TypeError(f"checkpoint policy must be callable, got {policy!r}")
+    if policy is everything_saveable:
+        return functools.wraps(fun)(lambda *args, **kwargs: fun(*args, **kwargs))
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
@@ -396,6 +403,58 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
 
 
 remat = checkpoint
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint policies: JAX's names and signatures, ``policy(prim, *avals, **params) -> bool``
+# (whether to save an equation's output). ``checkpoint(policy=everything_saveable)`` stores
+# everything (no recomputation); any other policy recomputes everything but the inputs (the
+# values are the same either way: a policy only trades memory for recomputation).
+
+
+def everything_saveable(*_, **__) -> bool:
+    return True
+
+
+def nothing_saveable(*_, **__) -> bool:
+    return False
+
+
+def dots_saveable(prim, *_, **__) -> bool:
+    return getattr(prim, "name", prim) == "dot_general"
+
+
+def dots_with_no_batch_dims_saveable(prim, *_, **params) -> bool:
+    if getattr(prim, "name", prim) != "dot_general":
+        return False
+    (_, (lhs_batch, _)) = params["dimension_numbers"]
+    return not lhs_batch
+
+
+def save_only_these_names(*names: str) -> Callable:
+    return lambda prim, *_, **params: params.get("name") in names
+
+
+def save_any_names_but_these(*names: str) -> Callable:
+    return lambda prim, *_, **params: params.get("name") not in names
+
+
+def save_from_both_policies(policy_1: Callable, policy_2: Callable) -> Callable:
+    return lambda *a, **k: policy_1(*a, **k) or policy_2(*a, **k)
+
+
+checkpoint_policies = types.SimpleNamespace(
+    everything_saveable=everything_saveable,
+    nothing_saveable=nothing_saveable,
+    dots_saveable=dots_saveable,
+    checkpoint_dots=dots_saveable,
+    dots_with_no_batch_dims_saveable=dots_with_no_batch_dims_saveable,
+    checkpoint_dots_with_no_batch_dims=dots_with_no_batch_dims_saveable,
+    save_only_these_names=save_only_these_names,
+    save_any_names_but_these=save_any_names_but_these,
+    save_anything_except_these_names=save_any_names_but_these,
+    save_from_both_policies=save_from_both_policies,
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ import numpy as np
 
 from xtrace._src import backend, core, dtypes, lowering
 from xtrace._src.array import Array, from_numpy
+from xtrace._src.config import config as _config
 from xtrace._src.core import ShapedArray, get_aval
+
+_options = _config._values  # read on the fast path (default_device)
 
 # Compiled single-primitive programs by (primitive, avals, params, device), least recently used
 # first. Bounded: eager code that makes new functions per call (a cond or scan over a fresh
@@ -21,7 +24,8 @@ _lock = threading.Lock()
 
 
 def apply_primitive(prim, args, params):
-    if not params:  # fast path: Arrays on the default device, cached by avals alone
+    if not params and _options["default_device"] is None:
+        # fast path: Arrays on the default device, cached by avals alone
         try:
             avals = tuple([a.aval for a in args if a._device is None])
         except AttributeError:  # a Python scalar or NumPy value among the arguments
@@ -39,6 +43,8 @@ def apply_primitive(prim, args, params):
         if type(a) is Array and a._device is not None:
             device = a._device
             break
+    else:
+        device = backend.chosen_device()  # xtrace.default_device, or None
     avals = tuple([a.aval if type(a) is Array else get_aval(a) for a in args])
     try:
         key = (prim, avals, tuple(params.items()), device)
@@ -77,6 +83,15 @@ def apply_primitive(prim, args, params):
 
 _scalar_cache: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
 _SCALAR_CACHE_SIZE = 32  # least-recently-used scalars keep their device buffers
+
+
+def clear_cache() -> None:
+    """Forget every compiled single-primitive program and cached scalar buffer."""
+    with _lock:
+        _cache.clear()
+        _scalar_cache.clear()
+        for prim in core.primitives.values():
+            prim.eager_cache.clear()
 
 
 def to_buffer(x: Any, aval: ShapedArray, device=None):

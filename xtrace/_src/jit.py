@@ -1,9 +1,11 @@
 """``jit``: stage a function into one Jaxpr, lower it to StableHLO, compile once, run fast."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -16,7 +18,7 @@ from xtrace._src.staging import eval_jaxpr, trace_to_jaxpr
 from xtrace._src.config import config as _config
 from xtrace._src.tree_util import tree_flatten, tree_unflatten
 
-_x64_flag = _config._values  # read on the fast path without a function call
+_x64_flag = _config._values  # read on the fast path without a function call (x64, disable_jit)
 
 # ---------------------------------------------------------------------------------------------
 # jit_call: a call to a staged function, as a primitive (so nested jit and later
@@ -218,6 +220,7 @@ class JitFunction:
         self._fast_cache: dict[Any, _Entry] = {}  # all-Array positional calls, keyed on avals
         self._lock = threading.RLock()
         self._simple = not nums and not names and not self._donate_argnums
+        _instances.add(self)
 
     def __repr__(self) -> str:
         return f"<xtrace.jit of {self._name}>"
@@ -229,7 +232,10 @@ class JitFunction:
 
     # ---- the call path ----
     def __call__(self, *args, **kwargs):
-        if self._simple and not kwargs and core._state.dynamic_level == 0:
+        if _x64_flag["disable_jit"]:
+            return self._fun(*args, **kwargs)
+        if (self._simple and not kwargs and core._state.dynamic_level == 0
+                and _x64_flag["default_device"] is None):
             avals = []
             for a in args:
                 if type(a) is not Array or a._device is not None:
@@ -388,12 +394,57 @@ class JitFunction:
         return len({id(e) for e in self._cache.values()})
 
 
+_instances: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()  # for clear_caches
+
+
+def clear_caches() -> None:
+    """Clear every compilation cache in memory: each jitted function's specializations, the
+    eager per-primitive programs, staged control-flow bodies and compiled executables. The
+    next calls trace and compile again (the on-disk compilation cache is kept)."""
+    from xtrace._src import dispatch
+    from xtrace._src.prims import control_flow
+    for f in list(_instances):
+        f.clear_cache()
+    _compiled_for.cache_clear()
+    dispatch.clear_cache()
+    control_flow._stage_cache.clear()
+    backend.clear_exe_cache()
+
+
+@contextlib.contextmanager
+def default_device(device: Any):
+    """Inside the block, arrays created and computations run without a committed input
+    (one placed with ``device_put(x, device)``) go to ``device``: an xtrace ``Device``, a
+    platform name (its first device), or None for the backend's default."""
+    old = _config.read("default_device")
+    _config.update("default_device", device)
+    try:
+        yield
+    finally:
+        _config.update("default_device", old)
+
+
+@contextlib.contextmanager
+def ensure_compile_time_eval():
+    """Inside the block, operations whose inputs are all concrete (not traced) run eagerly
+    even while tracing under ``jit``, so their values are known at trace time (usable in
+    Python control flow); operations on traced values are staged as usual."""
+    st = core._state
+    prev, prev_level = st.dynamic, st.dynamic_level
+    st.dynamic, st.dynamic_level = st.stack[0], 0
+    try:
+        yield
+    finally:
+        st.dynamic, st.dynamic_level = prev, prev_level
+
+
 def _committed_device(leaves):
-    """The device of the first argument placed on a non-default device, else None."""
+    """The device of the first argument placed on a non-default device, else the device
+    ``xtrace.default_device`` chose, else None (the backend's default)."""
     for x in leaves:
         if type(x) is Array and x._device is not None:
             return x._device
-    return None
+    return backend.chosen_device()
 
 
 def _tuple_of_ints(x, what: str) -> tuple[int, ...]:

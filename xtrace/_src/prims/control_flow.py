@@ -29,13 +29,14 @@ import numpy as np
 
 from xtrace._src import dtypes
 from xtrace._src.array import Array
-from xtrace._src.core import ClosedJaxpr, Jaxpr, ShapedArray, Tracer, Var
+from xtrace._src.config import config as _config
+from xtrace._src.core import ClosedJaxpr, ConcretizationError, Jaxpr, ShapedArray, Tracer, Var
 from xtrace._src.jit import hoist_consts
 from xtrace._src.lowering import LowerCtx, i64_array, lower_jaxpr_body, tensor_type
 from xtrace._src.prims.common import define, kind
 from xtrace._src.prims.elementwise import clamp, convert_element_type, ne
 from xtrace._src.staging import canonical_aval, trace_to_jaxpr
-from xtrace._src.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from xtrace._src.tree_util import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
 _I32 = ShapedArray((), dtypes.int32)
 
@@ -326,6 +327,8 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any,
         raise TypeError(f"Pred type must be either boolean or number, got {a.dtype.name}.")
     if _is_concrete(pred):
         index = np.int32(bool(np.asarray(pred)))
+        if _config.disable_jit:
+            return (true_fun if index else false_fun)(*operands)
     else:
         if a.dtype != dtypes.bool_:
             pred = ne(pred, 0)
@@ -353,6 +356,8 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any,
     hi = len(branches) - 1
     if _is_concrete(index):
         index = np.int32(min(max(int(index), 0), hi))
+        if _config.disable_jit:
+            return branches[index](*operands)
     else:
         index = clamp(np.int32(0), convert_element_type(index, dtypes.int32), np.int32(hi))
     names = [f"branch {i}" for i in range(len(branches))]
@@ -409,6 +414,14 @@ def _stage_while(cond_fun, body_fun, args_tree, avals, body_adapt):
 
 def _while(cond_fun: Callable, body_fun: Callable, init_val: Any,
            body_adapt: Callable = _call) -> Any:
+    if _config.disable_jit:
+        try:
+            val = init_val
+            while cond_fun(val):
+                val = body_adapt(body_fun, val)
+            return val
+        except ConcretizationError:  # a traced predicate (under vmap, say): one XLA loop
+            pass
     leaves, args_tree = tree_flatten((init_val,))
     carry_tree = args_tree.children[0]
     avals = [_aval(x) for x in leaves]
@@ -607,6 +620,8 @@ def _scan(f: Callable, init: Any, xs: Any, length: Any, reverse: bool, unroll: i
     unroll = operator.index(unroll)
     if unroll < 0:
         raise ValueError("`unroll` must be a `bool` or a non-negative `int`.")
+    if _config.disable_jit and length > 0:
+        return _python_scan(f, init, xs, length, reverse, adapt)
     x_avals = [ShapedArray(a.shape[1:], a.dtype, a.weak_type) for a in xs_avals]
     avals = [_aval(x) for x in init_leaves]
     s = _stage_scan(f, args_tree, avals + x_avals, adapt)
@@ -623,6 +638,18 @@ def _scan(f: Callable, init: Any, xs: Any, length: Any, reverse: bool, unroll: i
     outs = scan_p.bind(*operands, jaxpr=s.jaxpr, num_consts=len(s.consts), num_carry=nk,
                        length=length, reverse=bool(reverse), unroll=unroll)
     return tree_unflatten(init_tree, outs[:nk]), tree_unflatten(y_tree, outs[nk:])
+
+
+def _python_scan(f: Callable, init: Any, xs: Any, length: int, reverse: bool,
+                 adapt: Callable) -> tuple[Any, Any]:
+    """scan under ``disable_jit``: a Python loop, the ``ys`` stacked at the end."""
+    from xtrace._src.numpy.shapes import stack
+    carry, ys = init, []
+    for i in (reversed(range(length)) if reverse else range(length)):
+        carry, y = adapt(f, carry, tree_map(lambda v: v[i], xs))
+        ys.append(y)
+    ys = ys[::-1] if reverse else ys
+    return carry, tree_map(lambda *v: stack(v), *ys)
 
 
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
