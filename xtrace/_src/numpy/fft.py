@@ -17,6 +17,7 @@ import numpy as np
 
 from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
+from xtrace._src.core import Tracer
 from xtrace._src.numpy.reductions import _jit
 from xtrace._src.prims.fft import FftType
 
@@ -260,17 +261,27 @@ def _placed(x: Array, device: Any) -> Array:
     return device_put(x, device)
 
 
+def _freqs(k: np.ndarray, d: Any, n: int, dt: np.dtype) -> Array:
+    """``k / (d * n)`` computed in ``dt``. With a concrete ``d`` and a float32/float64 ``dt``
+    NumPy does it (the same correctly rounded division XLA does, without compiling a program
+    per length); otherwise on device."""
+    from xtrace._src.numpy.creation import asarray
+    if isinstance(d, (Array, Tracer)) or dt not in (np.float32, np.float64):
+        return asarray(k, dtype=dt) / asarray(d * n, dtype=dt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return asarray(np.asarray(k, dt) / np.asarray(d * n, dt))
+
+
 def fftfreq(n: int, d: Any = 1.0, *, dtype: Any = None, device: Any = None) -> Array:
     """The sample frequencies of a length-``n`` transform with sample spacing ``d``:
     ``[0, 1, ..., n//2 - 1 (or (n-1)//2), -(n//2), ..., -1] / (d * n)``, computed in ``dtype``
-    (default: the default float type)."""
-    from xtrace._src.numpy.creation import arange, asarray
+    (default: the default float type; integer and complex dtypes compute in a float type and
+    cast, as in JAX)."""
     _check_freq_args("fftfreq", n, d)
     out_dtype = dtypes.canonicalize_dtype(dtypes.default_float() if dtype is None else dtype)
     dt = dtypes.canonicalize_dtype(_real_of(out_dtype))
-    i = arange(n, dtype=dt)
-    k = (i + n // 2) % n - n // 2
-    return _placed((k / asarray(d * n, dtype=dt)).astype(out_dtype), device)
+    k = (np.arange(n) + n // 2) % n - n // 2
+    return _placed(_freqs(k, d, n, dt).astype(out_dtype), device)
 
 
 def _real_of(dt: np.dtype) -> np.dtype:
@@ -284,12 +295,11 @@ def _real_of(dt: np.dtype) -> np.dtype:
 
 def rfftfreq(n: int, d: Any = 1.0, *, dtype: Any = None, device: Any = None) -> Array:
     """The ``n // 2 + 1`` non-negative sample frequencies of ``rfft``:
-    ``[0, 1, ..., n // 2] / (d * n)``."""
-    from xtrace._src.numpy.creation import arange, asarray
+    ``[0, 1, ..., n // 2] / (d * n)`` in ``dtype`` (an integer dtype divides as ``/`` does,
+    giving floats, as in JAX)."""
     _check_freq_args("rfftfreq", n, d)
     dt = dtypes.canonicalize_dtype(dtypes.default_float() if dtype is None else dtype)
-    k = arange(0, n // 2 + 1, dtype=dt)
-    return _placed(k / asarray(d * n, dtype=dt), device)
+    return _placed(_freqs(np.arange(n // 2 + 1), d, n, dt), device)
 
 
 def _shifts(x, axes: Any, sign: int):

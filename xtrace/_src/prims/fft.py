@@ -54,11 +54,12 @@ def _complex_dtype(dt: np.dtype) -> np.dtype:
 
 def _fft_abstract(x: ShapedArray, *, fft_type: FftType, fft_lengths: tuple[int, ...]):
     k = len(fft_lengths)
-    if not 1 <= k <= 3:
-        raise ValueError(f"fft: fft_lengths {fft_lengths} must name 1 to 3 dimensions")
     if k > x.ndim:
         raise ValueError(f"FFT input shape {x.shape} must have at least as many input "
                          f"dimensions as fft_lengths {fft_lengths}")
+    if not 1 <= k <= 3:
+        raise ValueError(f"fft: fft_lengths {fft_lengths} must name 1 to 3 dimensions (XLA's "
+                         "limit; xtrace.numpy.fft.fftn splits longer ones)")
     minor = tuple(x.shape[-k:])
     if fft_type == FftType.RFFT:
         if x.dtype not in (np.float32, np.float64):
