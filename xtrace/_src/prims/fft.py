@@ -88,9 +88,38 @@ def _fft_abstract(x: ShapedArray, *, fft_type: FftType, fft_lengths: tuple[int, 
     return ShapedArray(x.shape, x.dtype)
 
 
+def _fft_attrs(fft_type: FftType, fft_lengths: Sequence[int]) -> str:
+    return (f"fft_type = #stablehlo<fft_type {fft_type.name}>, "
+            f"fft_length = {i64_array(fft_lengths)}")
+
+
 def _fft_lower(ctx, x, *, fft_type: FftType, fft_lengths):
-    return ctx.op1("stablehlo.fft", [x], attrs=f"fft_type = #stablehlo<fft_type "
-                   f"{fft_type.name}>, fft_length = {i64_array(fft_lengths)}")
+    if fft_type == FftType.IRFFT and len(fft_lengths) > 1:
+        return _irfft_nd_lower(ctx, x, fft_lengths)
+    return ctx.op1("stablehlo.fft", [x], attrs=_fft_attrs(fft_type, fft_lengths))
+
+
+def _irfft_nd_lower(ctx, x, fft_lengths):
+    """A multi-dimensional IRFFT as an IFFT over the leading transformed dimensions, then a
+    one-dimensional IRFFT over the last (as JAX lowers it for GPUs). cuFFT's own
+    multi-dimensional complex-to-real transform assumes Hermitian symmetry in every dimension,
+    where NumPy (and XLA on CPU) only use the last one's; since a lowered module is not tied to
+    a platform, every platform gets this form."""
+    a = ctx.avals_in[0]
+    start = a.ndim - len(fft_lengths)
+    to_front = list(range(a.ndim))
+    to_front.insert(start, to_front.pop())        # the last dimension before the others
+    moved = ShapedArray([a.shape[d] for d in to_front], a.dtype)
+    x = ctx.op1("stablehlo.transpose", [x], moved, f"permutation = {i64_array(to_front)}",
+                operand_avals=[a])
+    x = ctx.op1("stablehlo.fft", [x], moved, _fft_attrs(FftType.IFFT, fft_lengths[:-1]),
+                operand_avals=[moved])
+    back = list(range(a.ndim))
+    back.append(back.pop(start))
+    x = ctx.op1("stablehlo.transpose", [x], a, f"permutation = {i64_array(back)}",
+                operand_avals=[moved])
+    return ctx.op1("stablehlo.fft", [x], attrs=_fft_attrs(FftType.IRFFT, fft_lengths[-1:]),
+                   operand_avals=[a])
 
 
 fft_p = define("fft", _fft_abstract, _fft_lower)
