@@ -19,7 +19,7 @@ from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer
 from xtrace._src.numpy.reductions import _jit
-from xtrace._src.prims.fft import FftType
+from xtrace._src.prims.fft import FftType, _real_dtype, _to_inexact
 
 _NORMS = (None, "backward", "ortho", "forward")
 
@@ -279,18 +279,14 @@ def fftfreq(n: int, d: Any = 1.0, *, dtype: Any = None, device: Any = None) -> A
     cast, as in JAX)."""
     _check_freq_args("fftfreq", n, d)
     out_dtype = dtypes.canonicalize_dtype(dtypes.default_float() if dtype is None else dtype)
-    dt = dtypes.canonicalize_dtype(_real_of(out_dtype))
+    dt = _real_of(out_dtype)
     k = (np.arange(n) + n // 2) % n - n // 2
     return _placed(_freqs(k, d, n, dt).astype(out_dtype), device)
 
 
 def _real_of(dt: np.dtype) -> np.dtype:
     """JAX's ``finfo(to_inexact_dtype(dt)).dtype``: the real floating type that computes."""
-    if dtypes.is_complex(dt):
-        return np.dtype(np.float64 if dt == np.complex128 else np.float32)
-    if dtypes.is_inexact(dt):
-        return dt
-    return np.dtype(np.float64 if dt.itemsize == 8 else np.float32)
+    return _real_dtype(dt) if dtypes.is_complex(dt) else _to_inexact(dt)
 
 
 def rfftfreq(n: int, d: Any = 1.0, *, dtype: Any = None, device: Any = None) -> Array:
