@@ -94,6 +94,8 @@ def test_dtypes_follow_jax():
     # float64 inputs are float32 without x64
     assert F.fft(np.arange(4.0)).dtype == np.complex64
     assert F.fftn(np.float32(3.0)).dtype == np.complex64  # no axes: only the conversion
+    # irfft of one frequency has the default length 0: an empty result, as in JAX
+    assert F.irfft(np.ones((2, 1), np.complex64), norm="ortho").shape == (2, 0)
     with xtrace.enable_x64():
         x = RNG.standard_normal((4, 6))
         assert F.fft(np.arange(4, dtype=np.int32)).dtype == np.complex64
@@ -194,6 +196,7 @@ def test_fftshift_ifftshift():
 @pytest.mark.parametrize("call,exc,match", [
     (lambda: F.fft(C, norm="bad"), ValueError, "norm"),
     (lambda: F.fft(C, n=0), ValueError, "positive"),
+    (lambda: F.irfft2(C, s=(2, -1)), ValueError, "positive"),
     (lambda: F.fft(C, axis=(0, 1)), ValueError, "multiple axes"),
     (lambda: F.fft(C, axis=3), ValueError, "out of bounds"),
     (lambda: F.rfft(C), ValueError, "real valued"),

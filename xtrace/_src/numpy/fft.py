@@ -38,7 +38,7 @@ def _check_norm(norm: str | None) -> None:
 def _norm_factor(func_name: str, norm: str | None, s: Sequence[int]) -> float:
     """The scale of the result: the primitive's inverse transforms already divide by n."""
     n = math.prod(s)
-    if norm in (None, "backward"):
+    if norm in (None, "backward") or n == 0:  # n == 0: an empty result (irfft of length 1)
         return 1.0
     inverse = func_name.startswith("i")
     if norm == "ortho":
