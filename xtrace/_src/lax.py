@@ -23,6 +23,7 @@ from xtrace._src.prims.structural import (  # noqa: F401
 from xtrace._src.prims.conv import (  # noqa: F401
     ConvDimensionNumbers, conv, conv_dimension_numbers, conv_general_dilated,
     conv_with_general_padding)
+from xtrace._src.prims.fft import FftType, fft  # noqa: F401
 from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
 from xtrace._src.prims.control_flow import (  # noqa: F401
     cond, fori_loop, map, scan, switch, while_loop)

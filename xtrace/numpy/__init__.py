@@ -27,3 +27,4 @@ integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np
 signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
 complexfloating, generic = _np.complexfloating, _np.generic
 
+from xtrace.numpy import fft  # noqa: E402,F401  (the xtrace.numpy.fft submodule)
