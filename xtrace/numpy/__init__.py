@@ -27,3 +27,4 @@ integer, floating, inexact, number = _np.integer, _np.floating, _np.inexact, _np
 signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
 complexfloating, generic = _np.complexfloating, _np.generic
 
+from xtrace._src.numpy.index_tricks import *  # noqa: F401,F403
