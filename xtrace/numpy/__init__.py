@@ -28,3 +28,4 @@ signedinteger, unsignedinteger = _np.signedinteger, _np.unsignedinteger
 complexfloating, generic = _np.complexfloating, _np.generic
 
 from xtrace._src.numpy.index_tricks import *  # noqa: F401,F403
+from xtrace._src.numpy.polynomial import *  # noqa: F401,F403
