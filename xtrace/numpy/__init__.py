@@ -30,3 +30,4 @@ complexfloating, generic = _np.complexfloating, _np.generic
 from xtrace._src.numpy.index_tricks import *  # noqa: F401,F403
 from xtrace._src.numpy.polynomial import *  # noqa: F401,F403
 from xtrace._src.numpy.statistics import *  # noqa: F401,F403
+from xtrace._src.numpy.calculus import *  # noqa: F401,F403
