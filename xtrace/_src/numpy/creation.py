@@ -801,6 +801,79 @@ def fromfunction(function: Callable, shape: Sequence[int], *, dtype: Any = float
 
 
 # ---------------------------------------------------------------------------------------------
+# From bytes, strings and iterators (host data: concrete, like NumPy's)
+
+
+def frombuffer(buffer: Any, dtype: Any = float, count: int = -1, offset: int = 0) -> Array:
+    """A 1-D array of the items of ``buffer`` (bytes or any buffer object) read as
+    ``dtype`` (NumPy's frombuffer; the result is then converted as ``asarray`` does)."""
+    return asarray(np.frombuffer(buffer, dtype=dtype, count=count, offset=offset))
+
+
+def fromstring(string: str, dtype: Any = float, count: int = -1, *, sep: str) -> Array:
+    """A 1-D array of the numbers in the text ``string`` separated by ``sep`` (NumPy's
+    fromstring in text mode; ``sep`` is required, as in JAX)."""
+    return asarray(np.fromstring(string, dtype=dtype, count=count, sep=sep))
+
+
+def fromiter(*args, **kwargs):
+    """Not provided, as in JAX: consuming an iterator is a side effect that jit cannot
+    replay. Use ``asarray(numpy.fromiter(...))``."""
+    raise NotImplementedError(
+        "xtrace.numpy.fromiter() is not implemented because it may be non-pure and thus "
+        "unsafe for use with jit and other transformations (it consumes the iterable). Use "
+        "xtrace.numpy.asarray(numpy.fromiter(...)) instead.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Window functions (the default float dtype; M must be a static int)
+
+
+def _window(fname: str, M: Any, body: Callable) -> Array:
+    M = _static_int(M, "M", fname)
+    dt = dtypes.default_float()
+    if M <= 1:
+        return ones((max(M, 0),), dt)
+    n = lax.convert_element_type(lax.iota(dtypes.int32, M), dt)
+    return body(n, M)
+
+
+def bartlett(M: int) -> Array:
+    """The Bartlett (triangular) window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("bartlett", M, lambda n, M: 1 - xnp.abs(2 * n + 1 - M) / (M - 1))
+
+
+def blackman(M: int) -> Array:
+    """The Blackman window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("blackman", M, lambda n, M: 0.42 - 0.5 * xnp.cos(2 * np.pi * n / (M - 1))
+                   + 0.08 * xnp.cos(4 * np.pi * n / (M - 1)))
+
+
+def hamming(M: int) -> Array:
+    """The Hamming window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("hamming", M, lambda n, M: 0.54 - 0.46 * xnp.cos(2 * np.pi * n / (M - 1)))
+
+
+def hanning(M: int) -> Array:
+    """The Hann window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("hanning", M, lambda n, M: 0.5 - 0.5 * xnp.cos(2 * np.pi * n / (M - 1)))
+
+
+def kaiser(M: int, beta: Any) -> Array:
+    """The Kaiser window of ``M`` points with shape parameter ``beta`` (may be traced)."""
+    import xtrace.numpy as xnp
+
+    def body(n, M):
+        alpha = 0.5 * (M - 1)
+        return xnp.i0(beta * xnp.sqrt(1 - ((n - alpha) / alpha) ** 2)) / xnp.i0(beta)
+    return _window("kaiser", M, body)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 __all__ = [_n for _n, _v in list(globals().items())
