@@ -32,3 +32,4 @@ from xtrace._src.numpy.polynomial import *  # noqa: F401,F403
 from xtrace._src.numpy.statistics import *  # noqa: F401,F403
 from xtrace._src.numpy.calculus import *  # noqa: F401,F403
 from xtrace._src.numpy.vectorize import *  # noqa: F401,F403
+from xtrace._src.numpy.bits import *  # noqa: F401,F403
