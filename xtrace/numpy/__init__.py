@@ -33,3 +33,11 @@ from xtrace._src.numpy.statistics import *  # noqa: F401,F403
 from xtrace._src.numpy.calculus import *  # noqa: F401,F403
 from xtrace._src.numpy.vectorize import *  # noqa: F401,F403
 from xtrace._src.numpy.bits import *  # noqa: F401,F403
+from xtrace._src.numpy.info import *  # noqa: F401,F403
+
+bool = _np.bool_  # noqa: A001  (jax.numpy.bool)
+int_, uint = _np.int64, _np.uint64  # as JAX: 64-bit types; arrays follow the x64 rules
+float_, double, single = _np.float64, _np.float64, _np.float32
+complex_, cdouble, csingle = _np.complex128, _np.complex128, _np.complex64
+object_, character, flexible = _np.object_, _np.character, _np.flexible
+euler_gamma = _np.euler_gamma
