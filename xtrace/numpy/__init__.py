@@ -41,3 +41,4 @@ float_, double, single = _np.float64, _np.float64, _np.float32
 complex_, cdouble, csingle = _np.complex128, _np.complex128, _np.complex64
 object_, character, flexible = _np.object_, _np.character, _np.flexible
 euler_gamma = _np.euler_gamma
+from xtrace._src.numpy.creation import save, savez  # noqa: F401,E402  (NumPy's own)

@@ -825,6 +825,34 @@ def fromiter(*args, **kwargs):
         "xtrace.numpy.asarray(numpy.fromiter(...)) instead.")
 
 
+def fromfile(*args, **kwargs):
+    """Not provided, as in JAX (reading a file is a side effect that jit cannot replay).
+    Use ``asarray(numpy.fromfile(...))``."""
+    raise NotImplementedError(
+        "xtrace.numpy.fromfile() is not implemented because it may be non-pure and thus "
+        "unsafe for use with jit and other transformations. Use "
+        "xtrace.numpy.asarray(numpy.fromfile(...)) instead.")
+
+
+def load(file: Any, *args, **kwargs) -> Any:
+    """``numpy.load``, with a single saved array returned as an xtrace array (bfloat16
+    arrays, which NumPy stores as 2-byte voids, get their dtype back). ``.npz`` archives
+    are returned as NumPy's lazy mapping."""
+    out = np.load(file, *args, **kwargs)
+    if isinstance(out, np.ndarray):
+        if out.dtype == np.dtype("V2"):
+            out = out.view(dtypes.bfloat16)
+        try:
+            out = asarray(out)
+        except TypeError:  # a dtype xtrace arrays cannot hold: stays a NumPy array
+            pass
+    return out
+
+
+save = np.save
+savez = np.savez
+
+
 # ---------------------------------------------------------------------------------------------
 # Window functions (the default float dtype; M must be a static int)
 
