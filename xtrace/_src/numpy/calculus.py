@@ -10,6 +10,7 @@ from xtrace._src import dtypes
 from xtrace._src.numpy.core import _axis_tuple, asarray, promote_dtypes_only
 from xtrace._src.numpy.index_tricks import _arrays
 from xtrace._src.numpy.polynomial import _inexact
+from xtrace._src.numpy.shapes import _eager_jit_auto
 import xtrace.numpy as xnp
 
 
@@ -43,6 +44,7 @@ def _gradient_along(a, h, axis: int):
     return xnp.concatenate([upper, inner, lower], axis=axis)
 
 
+@_eager_jit_auto
 def gradient(f, *varargs, axis=None, edge_order: int | None = None):
     """The gradient of ``f`` by second-order central differences inside and first-order
     differences at the edges. ``varargs``: one scalar spacing or 1-D coordinates for all
@@ -73,6 +75,7 @@ def gradient(f, *varargs, axis=None, edge_order: int | None = None):
     return out[0] if len(axes) == 1 else out
 
 
+@_eager_jit_auto
 def trapezoid(y, x=None, dx=1.0, axis: int = -1):
     """The integral of ``y`` along ``axis`` by the trapezoidal rule, at sample points ``x``
     (1-D, or ``y``'s shape) or with spacing ``dx``."""
@@ -91,6 +94,7 @@ def trapezoid(y, x=None, dx=1.0, axis: int = -1):
     return 0.5 * (d * (y[..., 1:] + y[..., :-1])).sum(-1)
 
 
+@_eager_jit_auto
 def unwrap(p, discont=None, axis: int = -1, period=2 * np.pi):
     """``p`` with jumps between neighbours along ``axis`` larger than ``discont`` (default
     ``period / 2``) replaced by their ``period`` complement (phase unwrapping)."""

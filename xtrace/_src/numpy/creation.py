@@ -18,7 +18,8 @@ from xtrace._src import dtypes, lax
 from xtrace._src.array import Array, from_numpy
 from xtrace._src.core import Tracer
 from xtrace._src.numpy.core import _is_array, broadcast_shapes
-from xtrace._src.numpy.shapes import _eager_jit, _host, _splat, broadcast_to, moveaxis, ravel
+from xtrace._src.numpy.shapes import (_eager_jit, _eager_jit_auto, _host, _splat, broadcast_to,
+                                      moveaxis, ravel)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -866,12 +867,14 @@ def _window(fname: str, M: Any, body: Callable) -> Array:
     return body(n, M)
 
 
+@_eager_jit_auto
 def bartlett(M: int) -> Array:
     """The Bartlett (triangular) window of ``M`` points."""
     import xtrace.numpy as xnp
     return _window("bartlett", M, lambda n, M: 1 - xnp.abs(2 * n + 1 - M) / (M - 1))
 
 
+@_eager_jit_auto
 def blackman(M: int) -> Array:
     """The Blackman window of ``M`` points."""
     import xtrace.numpy as xnp
@@ -879,18 +882,21 @@ def blackman(M: int) -> Array:
                    + 0.08 * xnp.cos(4 * np.pi * n / (M - 1)))
 
 
+@_eager_jit_auto
 def hamming(M: int) -> Array:
     """The Hamming window of ``M`` points."""
     import xtrace.numpy as xnp
     return _window("hamming", M, lambda n, M: 0.54 - 0.46 * xnp.cos(2 * np.pi * n / (M - 1)))
 
 
+@_eager_jit_auto
 def hanning(M: int) -> Array:
     """The Hann window of ``M`` points."""
     import xtrace.numpy as xnp
     return _window("hanning", M, lambda n, M: 0.5 - 0.5 * xnp.cos(2 * np.pi * n / (M - 1)))
 
 
+@_eager_jit_auto
 def kaiser(M: int, beta: Any) -> Array:
     """The Kaiser window of ``M`` points with shape parameter ``beta`` (may be traced)."""
     import xtrace.numpy as xnp

@@ -21,6 +21,7 @@ from xtrace._src.core import ConcretizationError, Tracer
 from xtrace._src.numpy import creation as _creation
 from xtrace._src.numpy import searching as _searching
 from xtrace._src.numpy import shapes as _shapes
+from xtrace._src.numpy.shapes import _eager_jit_auto
 from xtrace._src.numpy.core import (_is_array, asarray, broadcast_arrays, promote_dtypes_only)
 import xtrace.numpy as xnp
 
@@ -181,6 +182,7 @@ index_exp = np.index_exp
 # Flat <-> multi-dimensional indices
 
 
+@_eager_jit_auto
 def unravel_index(indices, shape) -> tuple:
     """The multi-index arrays of the flat ``indices`` into an array of ``shape`` (C order).
     As in JAX, out-of-bounds indices are clipped instead of raising (``-1`` is the last)."""
@@ -235,11 +237,7 @@ def ravel_multi_index(multi_index: Sequence, dims: Sequence[int], mode: str = "r
         vals = [np.asarray(_concrete(i, "ravel_multi_index's indices", hint)) for i in idx]
         if any(np.any((v < 0) | (v >= d)) for v, d in zip(vals, dims)):
             raise ValueError("ravel_multi_index: invalid entry in coordinates array")
-    elif mode == "clip":
-        idx = [xnp.clip(i, 0, d - 1) for i, d in zip(idx, dims)]
-    elif mode == "wrap":
-        idx = [xnp.remainder(i, d) for i, d in zip(idx, dims)]
-    elif mode != "ignore":
+    elif mode not in ("clip", "wrap", "ignore"):
         raise ValueError(f"ravel_multi_index: invalid mode={mode!r}. Expected 'raise', "
                          "'wrap', 'clip', or 'ignore'.")
     if order == "F":
@@ -248,9 +246,18 @@ def ravel_multi_index(multi_index: Sequence, dims: Sequence[int], mode: str = "r
         strides = np.cumprod((1,) + dims[1:][::-1])[::-1]
     else:
         raise ValueError(f"ravel_multi_index: invalid order={order!r}. Expected 'C' or 'F'")
+    return _ravel(idx, dims, mode, tuple(int(s) for s in strides), dt.name)
+
+
+@_eager_jit_auto
+def _ravel(idx, dims, mode, strides, dt):
+    if mode == "clip":
+        idx = [xnp.clip(i, 0, d - 1) for i, d in zip(idx, dims)]
+    elif mode == "wrap":
+        idx = [xnp.remainder(i, d) for i, d in zip(idx, dims)]
     result = _creation.zeros((), dt)
     for i, s in zip(idx, strides):
-        result = xnp.add(result, xnp.multiply(i.astype(dt), int(s)))
+        result = xnp.add(result, xnp.multiply(i.astype(dt), s))
     return result
 
 
@@ -265,22 +272,6 @@ def mask_indices(n: int, mask_func: Callable, k: int = 0, *, size: int | None = 
 # choose, put, fill_diagonal, place
 
 
-def _mode_index(fname: str, a, n: int, mode: str):
-    if mode == "raise":
-        hint = (f"The error occurred because {fname} was jit-compiled with mode='raise'. Use "
-                "mode='wrap' or mode='clip' instead.")
-        v = np.asarray(_concrete(a, f"{fname}'s index array", hint))
-        if np.any((v < 0) | (v >= n)):
-            raise ValueError(f"{fname}: invalid entry in choice array")
-        return a
-    if mode == "wrap":
-        return xnp.remainder(a, n)
-    if mode == "clip":
-        return xnp.clip(a, 0, n - 1)
-    raise ValueError(f"{fname}: mode={mode!r} not understood. Must be 'raise', 'wrap', or "
-                     "'clip'")
-
-
 def choose(a, choices, out=None, mode: str = "raise"):
     """``choices[a[I]][I]`` for every index ``I`` of the broadcast shapes. ``mode``:
     ``'raise'`` (concrete ``a`` only), ``'wrap'`` or ``'clip'``."""
@@ -290,7 +281,22 @@ def choose(a, choices, out=None, mode: str = "raise"):
     a, *chs = _arrays("choose", a, *choices)
     if not dtypes.is_int(a.dtype):
         raise ValueError(f"choose: `a` array must be integer typed, got dtype {a.dtype.name}")
-    a = _mode_index("choose", a, len(chs), mode)
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"choose: mode={mode!r} not understood. Must be 'raise', 'wrap', or "
+                         "'clip'")
+    if mode == "raise":
+        hint = ("The error occurred because choose was jit-compiled with mode='raise'. Use "
+                "mode='wrap' or mode='clip' instead.")
+        v = np.asarray(_concrete(a, "choose's index array", hint))
+        if np.any((v < 0) | (v >= len(chs))):
+            raise ValueError("choose: invalid entry in choice array")
+    return _choose(a, chs, mode)
+
+
+@_eager_jit_auto
+def _choose(a, chs, mode):
+    n = len(chs)
+    a = xnp.remainder(a, n) if mode == "wrap" else xnp.clip(a, 0, n - 1) if mode == "clip" else a
     a, *chs = broadcast_arrays(a, *chs)
     stacked = _shapes.stack([asarray(c) for c in promote_dtypes_only(*chs)])
     return stacked[(a,) + tuple(_creation.indices(a.shape, sparse=True))]
@@ -316,17 +322,22 @@ def put(a, ind, v, mode: str | None = None, *, inplace: bool = True):
     ind, v = _shapes.ravel(ind), _shapes.ravel(v)
     if not arr.size or not ind.size or not v.size:
         return arr
+    if mode == "raise":
+        raise NotImplementedError("put: the 'raise' mode is not supported")
+    if mode not in (None, "clip", "wrap"):
+        raise ValueError(f"put: mode should be one of 'wrap' or 'clip'; got mode={mode!r}")
+    return _put(arr, ind, v, mode)
+
+
+@_eager_jit_auto
+def _put(arr, ind, v, mode):
     v = _tile_to_size(v, ind.shape[0])
     if mode is None:
         scatter_mode = "drop"
     elif mode == "clip":
         ind, scatter_mode = xnp.clip(ind, 0, arr.size - 1), "promise_in_bounds"
-    elif mode == "wrap":
-        ind, scatter_mode = xnp.remainder(ind, arr.size), "promise_in_bounds"
-    elif mode == "raise":
-        raise NotImplementedError("put: the 'raise' mode is not supported")
     else:
-        raise ValueError(f"put: mode should be one of 'wrap' or 'clip'; got mode={mode!r}")
+        ind, scatter_mode = xnp.remainder(ind, arr.size), "promise_in_bounds"
     return arr.at[unravel_index(ind, arr.shape)].set(v, mode=scatter_mode)
 
 
@@ -346,6 +357,11 @@ def fill_diagonal(a, val, wrap: bool = False, *, inplace: bool = True):
     if a.ndim > 2 and not all(n == a.shape[0] for n in a.shape[1:]):
         raise ValueError(f"fill_diagonal: all dimensions of input must be of equal length, "
                          f"got shape {a.shape}")
+    return _fill_diagonal(a, val)
+
+
+@_eager_jit_auto
+def _fill_diagonal(a, val):
     n = min(a.shape)
     idx = _creation.diag_indices(n, a.ndim)
     return a.at[idx].set(val if val.ndim == 0 else _tile_to_size(_shapes.ravel(val), n))
@@ -365,6 +381,11 @@ def place(arr, mask, vals, *, inplace: bool = True):
         raise ValueError("place: cannot place values from an empty array")
     if not data.size:
         return data
+    return _place(data, mask, vals)
+
+
+@_eager_jit_auto
+def _place(data, mask, vals):
     (pos,) = _searching.nonzero(_shapes.ravel(mask), size=mask.size, fill_value=mask.size)
     vals = _tile_to_size(vals, pos.shape[0])
     return _shapes.reshape(_shapes.ravel(data).at[pos].set(vals, mode="drop"), data.shape)

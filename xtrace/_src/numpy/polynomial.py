@@ -17,6 +17,7 @@ import numpy as np
 from xtrace._src import dtypes, lax
 from xtrace._src.numpy import creation as _creation
 from xtrace._src.numpy import shapes as _shapes
+from xtrace._src.numpy.shapes import _eager_jit_auto
 from xtrace._src.numpy.core import _is_array, asarray, promote_dtypes_only
 from xtrace._src.numpy.index_tricks import _arrays, _concrete
 import xtrace.numpy as xnp
@@ -76,6 +77,7 @@ def _trim_zeros_tol(filt, tol, trim: str = "fb"):
     return filt[start:filt.shape[0] - end]
 
 
+@_eager_jit_auto
 def poly(seq_of_zeros):
     """The coefficients of the monic polynomial whose roots are ``seq_of_zeros`` (1-D)."""
     (z,) = _inexact(*_arrays("poly", seq_of_zeros))
@@ -92,6 +94,7 @@ def poly(seq_of_zeros):
     return a
 
 
+@_eager_jit_auto
 def polyadd(a1, a2):
     """The sum of two polynomials (the shorter one aligned to the lower degrees)."""
     a1, a2 = (asarray(x) for x in promote_dtypes_only(*_arrays("polyadd", a1, a2)))
@@ -101,6 +104,7 @@ def polyadd(a1, a2):
     return a1.at[a1.shape[0] - a2.shape[0]:].add(a2)
 
 
+@_eager_jit_auto
 def polysub(a1, a2):
     """The difference of two polynomials."""
     a1, a2 = (asarray(x) for x in promote_dtypes_only(*_arrays("polysub", a1, a2)))
@@ -113,6 +117,11 @@ def polymul(a1, a2, *, trim_leading_zeros: bool = False):
     _check_1d("polymul", a1=a1, a2=a2)
     if trim_leading_zeros and (a1.shape[0] > 1 or a2.shape[0] > 1):
         a1, a2 = trim_zeros(a1, trim="f"), trim_zeros(a2, trim="f")
+    return _polymul(a1, a2)
+
+
+@_eager_jit_auto
+def _polymul(a1, a2):
     if a1.shape[0] == 0:
         a1 = _creation.zeros(1, a2.dtype)
     if a2.shape[0] == 0:
@@ -125,6 +134,14 @@ def polydiv(u, v, *, trim_leading_zeros: bool = False):
     keeps ``u``'s length unless ``trim_leading_zeros`` (concrete inputs only) trims it."""
     u, v = _inexact(*_arrays("polydiv", u, v))
     _check_1d("polydiv", u=u, v=v)
+    q, u = _polydiv(u, v)
+    if trim_leading_zeros:
+        u = _trim_zeros_tol(u, tol=np.sqrt(np.finfo(u.dtype).eps), trim="f")
+    return q, u
+
+
+@_eager_jit_auto
+def _polydiv(u, v):
     m, n = u.shape[0] - 1, v.shape[0] - 1
     scale = xnp.true_divide(1.0, v[0])
     q = _creation.zeros(max(m - n + 1, 1), u.dtype)
@@ -132,11 +149,10 @@ def polydiv(u, v, *, trim_leading_zeros: bool = False):
         d = scale * u[k]
         q = q.at[k].set(d)
         u = u.at[k:k + n + 1].add(-d * v)
-    if trim_leading_zeros:
-        u = _trim_zeros_tol(u, tol=np.sqrt(np.finfo(u.dtype).eps), trim="f")
     return q, u
 
 
+@_eager_jit_auto
 def polyder(p, m: int = 1):
     """The ``m``-th derivative of the polynomial ``p``."""
     (p,) = _inexact(*_arrays("polyder", p))
@@ -152,6 +168,7 @@ def polyder(p, m: int = 1):
     return p[:max(n - m, 0)] * np.asarray(coeff[::-1], p.dtype)
 
 
+@_eager_jit_auto
 def polyint(p, m: int = 1, k=None):
     """The ``m``-th antiderivative of ``p``; ``k`` holds the integration constants (a scalar
     or ``m`` values, highest order first)."""
@@ -173,6 +190,7 @@ def polyint(p, m: int = 1, k=None):
     return xnp.true_divide(_shapes.concatenate([p, k]), np.asarray(coeff, p.dtype))
 
 
+@_eager_jit_auto
 def vander(x, N: int | None = None, increasing: bool = False):
     """The Vandermonde matrix of the 1-D ``x``: columns ``x**(N-1), ..., x**0`` (reversed
     with ``increasing``); ``N`` defaults to ``len(x)``."""
@@ -198,6 +216,7 @@ def _lstsq_svd(a, b, rcond: float):
     return x, resid, rank, s, vt.T * s_inv[None, :]
 
 
+@_eager_jit_auto
 def polyfit(x, y, deg: int, rcond: float | None = None, full: bool = False, w=None,
             cov: bool | str = False):
     """The least-squares polynomial of degree ``deg`` through (``x``, ``y``); ``y`` may be

@@ -7,7 +7,6 @@ sizes depend only on the number of bins.
 from __future__ import annotations
 
 import builtins
-import functools
 import math
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from xtrace._src import dtypes
 from xtrace._src.numpy.index_tricks import _arrays, ix_, ravel_multi_index
 from xtrace._src.numpy.polynomial import _inexact
-from xtrace._src.numpy.reductions import _jit
+from xtrace._src.numpy.shapes import _eager_jit_auto
 import xtrace.numpy as xnp
 
 
@@ -37,7 +36,6 @@ def _weights(name: str, w, n: int, integer: bool):
     return xnp.abs(w)
 
 
-@functools.partial(_jit, static_argnames=("ddof", "dtype"))
 def _cov_impl(X, fw, aw, *, ddof, dtype):
     w = fw if aw is None else (aw if fw is None else fw * aw)
     if dtype is not None:
@@ -58,6 +56,7 @@ def _cov_impl(X, fw, aw, *, ddof, dtype):
     return xnp.squeeze(xnp.true_divide(xnp.dot(X, xnp.conj(X_T)), f))
 
 
+@_eager_jit_auto
 def cov(m, y=None, rowvar: bool = True, bias: bool = False, ddof: int | None = None,
         fweights=None, aweights=None, dtype=None):
     """The covariance matrix of the variables in the rows of ``m`` (columns with
@@ -92,7 +91,6 @@ def cov(m, y=None, rowvar: bool = True, bias: bool = False, ddof: int | None = N
                      dtype=None if dtype is None else dtypes.canonicalize_dtype(dtype))
 
 
-@functools.partial(_jit, static_argnames=())
 def _corr_impl(c):
     d = xnp.diagonal(c)
     std = xnp.sqrt(xnp.real(d)).astype(c.dtype)
@@ -103,6 +101,7 @@ def _corr_impl(c):
     return re
 
 
+@_eager_jit_auto
 def corrcoef(x, y=None, rowvar: bool = True, dtype=None):
     """Pearson correlation coefficients: :func:`cov` normalized by the standard deviations,
     clipped to [-1, 1]."""
@@ -113,6 +112,7 @@ def corrcoef(x, y=None, rowvar: bool = True, dtype=None):
     return _corr_impl(c)
 
 
+@_eager_jit_auto
 def histogramdd(sample, bins=10, range=None, weights=None, density: bool | None = None):
     """(counts, [edges per dimension]) of the ``N`` points of ``sample`` (shape ``(N, D)``).
     ``bins``: one int or array of edges for every dimension, or a sequence of ``D`` of them;
@@ -159,6 +159,7 @@ def histogramdd(sample, bins=10, range=None, weights=None, density: bool | None 
     return hist, edges
 
 
+@_eager_jit_auto
 def histogram2d(x, y, bins=10, range=None, weights=None, density: bool | None = None):
     """(counts, x_edges, y_edges) of the points (``x[i]``, ``y[i]``): :func:`histogramdd`
     of two dimensions. ``bins``: an int or edge array for both, or a pair of them."""
