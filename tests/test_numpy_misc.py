@@ -58,6 +58,8 @@ def test_ix_r_c_grids():
         xnp.r_[1, "r"]
     with pytest.raises(ValueError, match="1-dimensional"):
         xnp.ix_(np.ones((2, 2), int))
+    with pytest.raises(NotImplementedError, match="boolean"):
+        xnp.ix_(np.array([True, False]))
 
 
 def test_r_under_jit_needs_static_slices():
@@ -112,6 +114,7 @@ def test_choose():
     for mode in ("wrap", "clip"):
         close(xnp.choose(b, choices, mode=mode), np.choose(b, choices, mode=mode))
     assert xnp.choose(np.array([0, 1]), [np.int8([1, 2]), 3]).dtype == np.int8
+    assert not xnp.choose(1, [1, 2]).weak_type
     f = xtrace.jit(lambda a: xnp.choose(a, choices, mode="clip"))
     close(f(b), np.choose(b, choices, mode="clip"))
     with pytest.raises(ValueError, match="invalid entry"):

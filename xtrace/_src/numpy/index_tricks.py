@@ -70,8 +70,9 @@ def ix_(*args) -> tuple:
             raise ValueError(f"ix_: cross index must be 1-dimensional, got shape {a.shape} for "
                              f"argument {i}")
         if a.dtype == dtypes.bool_:
-            raise TypeError("ix_: boolean arguments are not supported (their nonzero entries "
-                            "depend on the values); pass integer indices")
+            raise NotImplementedError("ix_: boolean arguments are not implemented (their "
+                                      "nonzero entries depend on the values); pass integer "
+                                      "indices")
         shape = [1] * n
         shape[i] = a.shape[0]
         out.append(lax.reshape(a, shape))
@@ -298,7 +299,8 @@ def _choose(a, chs, mode):
     n = len(chs)
     a = xnp.remainder(a, n) if mode == "wrap" else xnp.clip(a, 0, n - 1) if mode == "clip" else a
     a, *chs = broadcast_arrays(a, *chs)
-    stacked = _shapes.stack([asarray(c) for c in promote_dtypes_only(*chs)])
+    chs = [asarray(c) for c in promote_dtypes_only(*chs)]
+    stacked = _shapes.stack([lax.convert_element_type(c, c.dtype, False) for c in chs])
     return stacked[(a,) + tuple(_creation.indices(a.shape, sparse=True))]
 
 
