@@ -10,7 +10,6 @@ under jit, vmap and grad.
 """
 from __future__ import annotations
 
-import operator
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from xtrace._src import dtypes, lax
 from xtrace._src.numpy import creation as _creation
 from xtrace._src.numpy import shapes as _shapes
 from xtrace._src.numpy.shapes import _eager_jit_auto
-from xtrace._src.numpy.core import _is_array, asarray, promote_dtypes_only
+from xtrace._src.numpy.core import asarray, promote_dtypes_only
 from xtrace._src.numpy.index_tricks import _arrays, _concrete
 import xtrace.numpy as xnp
 
