@@ -183,7 +183,6 @@ index_exp = np.index_exp
 # Flat <-> multi-dimensional indices
 
 
-@_eager_jit_auto
 def unravel_index(indices, shape) -> tuple:
     """The multi-index arrays of the flat ``indices`` into an array of ``shape`` (C order).
     As in JAX, out-of-bounds indices are clipped instead of raising (``-1`` is the last)."""
@@ -197,6 +196,11 @@ def unravel_index(indices, shape) -> tuple:
     if any(np.ndim(s) != 0 for s in dims):
         raise ValueError("unravel_index: shape should be a scalar or 1D sequence.")
     dims = [operator.index(_concrete(s, "the shape of unravel_index")) for s in dims]
+    return _unravel(idx, tuple(dims))
+
+
+@_eager_jit_auto
+def _unravel(idx, dims):
     out: list[Any] = [0] * len(dims)
     for i in reversed(range(len(dims))):
         idx, out[i] = xnp.divmod(idx, dims[i])

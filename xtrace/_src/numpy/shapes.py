@@ -68,7 +68,10 @@ def _eager_jit_auto(fun):
         if _core._state.dynamic_level > 0 or _has_tracer(args) or _has_tracer(kwargs):
             return fun(*args, **kwargs)
         leaves, tree = tree_flatten((args, kwargs))
-        dyn = [isinstance(v, (Array, np.ndarray)) for v in leaves]
+        # 0-d NumPy arrays count as static (sizes such as M may come as np.array(5)); being
+        # unhashable, they send the call down the direct path
+        dyn = [isinstance(v, Array) or (isinstance(v, np.ndarray) and v.ndim > 0)
+               for v in leaves]
         key = (tree, tuple((type(v), v) for v, d in zip(leaves, dyn) if not d))
         try:
             jitted = cache.get(key)
