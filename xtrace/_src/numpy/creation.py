@@ -18,7 +18,8 @@ from xtrace._src import dtypes, lax
 from xtrace._src.array import Array, from_numpy
 from xtrace._src.core import Tracer
 from xtrace._src.numpy.core import _is_array, broadcast_shapes
-from xtrace._src.numpy.shapes import _eager_jit, _host, _splat, broadcast_to, moveaxis, ravel
+from xtrace._src.numpy.shapes import (_eager_jit, _eager_jit_auto, _host, _splat, broadcast_to,
+                                      moveaxis, ravel)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -798,6 +799,112 @@ def fromfunction(function: Callable, shape: Sequence[int], *, dtype: Any = float
     must be vectorized (as in NumPy)."""
     shape = _static_shape(shape, "fromfunction")
     return function(*indices(shape, dtype=dtype), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# From bytes, strings and iterators (host data: concrete, like NumPy's)
+
+
+def frombuffer(buffer: Any, dtype: Any = float, count: int = -1, offset: int = 0) -> Array:
+    """A 1-D array of the items of ``buffer`` (bytes or any buffer object) read as
+    ``dtype`` (NumPy's frombuffer; the result is then converted as ``asarray`` does)."""
+    return asarray(np.frombuffer(buffer, dtype=dtype, count=count, offset=offset))
+
+
+def fromstring(string: str, dtype: Any = float, count: int = -1, *, sep: str) -> Array:
+    """A 1-D array of the numbers in the text ``string`` separated by ``sep`` (NumPy's
+    fromstring in text mode; ``sep`` is required, as in JAX)."""
+    return asarray(np.fromstring(string, dtype=dtype, count=count, sep=sep))
+
+
+def fromiter(*args, **kwargs):
+    """Not provided, as in JAX: consuming an iterator is a side effect that jit cannot
+    replay. Use ``asarray(numpy.fromiter(...))``."""
+    raise NotImplementedError(
+        "xtrace.numpy.fromiter() is not implemented because it may be non-pure and thus "
+        "unsafe for use with jit and other transformations (it consumes the iterable). Use "
+        "xtrace.numpy.asarray(numpy.fromiter(...)) instead.")
+
+
+def fromfile(*args, **kwargs):
+    """Not provided, as in JAX (reading a file is a side effect that jit cannot replay).
+    Use ``asarray(numpy.fromfile(...))``."""
+    raise NotImplementedError(
+        "xtrace.numpy.fromfile() is not implemented because it may be non-pure and thus "
+        "unsafe for use with jit and other transformations. Use "
+        "xtrace.numpy.asarray(numpy.fromfile(...)) instead.")
+
+
+def load(file: Any, *args, **kwargs) -> Any:
+    """``numpy.load``, with a single saved array returned as an xtrace array (bfloat16
+    arrays, which NumPy stores as 2-byte voids, get their dtype back). ``.npz`` archives
+    are returned as NumPy's lazy mapping."""
+    out = np.load(file, *args, **kwargs)
+    if isinstance(out, np.ndarray):
+        if out.dtype == np.dtype("V2"):
+            out = out.view(dtypes.bfloat16)
+        try:
+            out = asarray(out)
+        except TypeError:  # a dtype xtrace arrays cannot hold: stays a NumPy array
+            pass
+    return out
+
+
+save = np.save
+savez = np.savez
+
+
+# ---------------------------------------------------------------------------------------------
+# Window functions (the default float dtype; M must be a static int)
+
+
+def _window(fname: str, M: Any, body: Callable) -> Array:
+    M = _static_int(M, "M", fname)
+    dt = dtypes.default_float()
+    if M <= 1:
+        return ones((max(M, 0),), dt)
+    n = lax.convert_element_type(lax.iota(dtypes.int32, M), dt)
+    return body(n, M)
+
+
+@_eager_jit_auto
+def bartlett(M: int) -> Array:
+    """The Bartlett (triangular) window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("bartlett", M, lambda n, M: 1 - xnp.abs(2 * n + 1 - M) / (M - 1))
+
+
+@_eager_jit_auto
+def blackman(M: int) -> Array:
+    """The Blackman window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("blackman", M, lambda n, M: 0.42 - 0.5 * xnp.cos(2 * np.pi * n / (M - 1))
+                   + 0.08 * xnp.cos(4 * np.pi * n / (M - 1)))
+
+
+@_eager_jit_auto
+def hamming(M: int) -> Array:
+    """The Hamming window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("hamming", M, lambda n, M: 0.54 - 0.46 * xnp.cos(2 * np.pi * n / (M - 1)))
+
+
+@_eager_jit_auto
+def hanning(M: int) -> Array:
+    """The Hann window of ``M`` points."""
+    import xtrace.numpy as xnp
+    return _window("hanning", M, lambda n, M: 0.5 - 0.5 * xnp.cos(2 * np.pi * n / (M - 1)))
+
+
+@_eager_jit_auto
+def kaiser(M: int, beta: Any) -> Array:
+    """The Kaiser window of ``M`` points with shape parameter ``beta`` (may be traced)."""
+    import xtrace.numpy as xnp
+
+    def body(n, M):
+        alpha = 0.5 * (M - 1)
+        return xnp.i0(beta * xnp.sqrt(1 - ((n - alpha) / alpha) ** 2)) / xnp.i0(beta)
+    return _window("kaiser", M, body)
 
 
 # ---------------------------------------------------------------------------------------------

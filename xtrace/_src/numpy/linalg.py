@@ -163,6 +163,31 @@ def vecdot(x1, x2, /, *, axis: int = -1, precision=None, preferred_element_type=
     return lax.reshape(out, get_aval(out).shape[:-2])
 
 
+def _matvec_check(name: str, m, v, m_axis: int) -> None:
+    if m.ndim < 2 or v.ndim < 1:
+        raise ValueError(f"{name}: expected a matrix (at least 2-d) and a vector (at least "
+                         f"1-d), got shapes {m.shape} and {v.shape}")
+    if m.shape[m_axis] != v.shape[-1]:
+        raise ValueError(f"{name}: shapes {m.shape} and {v.shape} are not aligned "
+                         f"({m.shape[m_axis]} != {v.shape[-1]})")
+
+
+def matvec(x1, x2, /) -> Array:
+    """Matrix-vector product over the last axes: ``x1[..., i, j] x2[..., j]``, the other
+    axes broadcast."""
+    a, b = _promote(x1, x2)
+    _matvec_check("matvec", a, b, -1)
+    return matmul(a, lax.expand_dims(b, (b.ndim,)))[..., 0]
+
+
+def vecmat(x1, x2, /) -> Array:
+    """Vector-matrix product over the last axes: ``conj(x1[..., i]) x2[..., i, j]``, the
+    other axes broadcast."""
+    a, b = _promote(x1, x2)
+    _matvec_check("vecmat", b, a, -2)
+    return matmul(lax.expand_dims(_ufuncs.conj(a), (a.ndim - 1,)), b)[..., 0, :]
+
+
 def inner(a, b, /, *, precision=None, preferred_element_type=None) -> Array:
     """Sum product over the last axes: shape ``a.shape[:-1] + b.shape[:-1]``."""
     a, b = _promote(a, b)
@@ -475,6 +500,29 @@ def einsum(subscripts, /, *operands, out=None, optimize="auto", precision=None,
 
 # ---------------------------------------------------------------------------------------------
 # trace, kron, cross
+
+
+def einsum_path(subscripts, /, *operands, optimize="auto"):
+    """(path, description) of the contraction order ``einsum`` would use for these operands'
+    shapes, as JAX returns it: ``path`` is a list of tuples of operand positions (NumPy's
+    path search; ``'auto'`` is ``'optimal'`` up to 4 operands, else ``'greedy'``)."""
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("einsum_path: only the subscripts-string form is supported "
+                                  "(einsum_path('ij,jk->ik', a, b))")
+    avals = [get_aval(np.asarray(x) if isinstance(x, (list, tuple)) else x) for x in operands]
+    shaped = [np.broadcast_to(np.zeros((), av.dtype), av.shape) for av in avals]
+    n = len(operands)
+    if optimize is False:
+        _, info = np.einsum_path(subscripts, *shaped, optimize=False)
+        return [(0, 1)] * (n - 1) if n > 1 else [(0,)], info
+    if optimize is True:
+        optimize = "optimal"
+    elif optimize == "auto":
+        optimize = "optimal" if n <= 4 else "greedy"
+    elif isinstance(optimize, list):
+        optimize = ["einsum_path", *optimize]
+    path, info = np.einsum_path(subscripts, *shaped, optimize=optimize)
+    return [tuple(p) for p in path[1:]], info
 
 
 def _diagonal(a, offset: int, axis1: int, axis2: int):

@@ -54,6 +54,43 @@ def _eager_jit(*static_argnames: str):
     return wrap
 
 
+def _eager_jit_auto(fun):
+    """Like ``_eager_jit``, with the static arguments found by themselves: called eagerly,
+    the array leaves of the arguments (xtrace and NumPy arrays) are the jit inputs and every
+    other leaf (Python numbers, strings, bools) is static, part of the cache key; under a
+    trace, or with an unhashable leaf, ``fun`` is called directly. For functions whose
+    result depends on argument values only through arrays (no concreteness checks)."""
+    from xtrace._src.tree_util import tree_flatten, tree_unflatten
+    cache: dict = {}
+
+    @functools.wraps(fun)
+    def call(*args, **kwargs):
+        if _core._state.dynamic_level > 0 or _has_tracer(args) or _has_tracer(kwargs):
+            return fun(*args, **kwargs)
+        leaves, tree = tree_flatten((args, kwargs))
+        # 0-d NumPy arrays count as static (sizes such as M may come as np.array(5)); being
+        # unhashable, they send the call down the direct path
+        dyn = [isinstance(v, Array) or (isinstance(v, np.ndarray) and v.ndim > 0)
+               for v in leaves]
+        key = (tree, tuple((type(v), v) for v, d in zip(leaves, dyn) if not d))
+        try:
+            jitted = cache.get(key)
+        except TypeError:  # an unhashable static leaf
+            return fun(*args, **kwargs)
+        if jitted is None:
+            if len(cache) > 256:
+                cache.clear()
+            statics = [v for v, d in zip(leaves, dyn) if not d]
+
+            def run(*arrays):
+                it_a, it_s = iter(arrays), iter(statics)
+                a, kw = tree_unflatten(tree, [next(it_a) if d else next(it_s) for d in dyn])
+                return fun(*a, **kw)
+            jitted = cache[key] = _xjit(run)
+        return jitted(*[v for v, d in zip(leaves, dyn) if d])
+    return call
+
+
 def _host(x: Any) -> np.ndarray:
     """A concrete value as a NumPy array of its own shape."""
     if isinstance(x, Array):
