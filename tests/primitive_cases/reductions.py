@@ -261,3 +261,15 @@ for _name, _dts in (("cumsum", (I32, U8)), ("cumprod", (I32, I8)),
              _ref, F64, I64)
 _LOW.emit()
 _G64.emit()
+
+# cumlogsumexp (floating point only): -inf entries are the identity.
+_LSE = np.array([[0.5, -np.inf, 1.0, -3.0, 2.0], [-np.inf, -np.inf, 0.0, 40.0, -40.0]], F32)
+add("cumlogsumexp",
+    Case(lambda x: (lax.cumlogsumexp(x, 1), lax.cumlogsumexp(x, 1, reverse=True),
+                    lax.cumlogsumexp(x, 0)), [_LSE],
+         lambda x: (np.logaddexp.accumulate(f64(x), 1),
+                    np.logaddexp.accumulate(f64(x)[:, ::-1], 1)[:, ::-1],
+                    np.logaddexp.accumulate(f64(x), 0)), rtol=1e-6, name="f32"),
+    Case(lambda x: lax.cumlogsumexp(x, -1, True), [rand((3, 17), F64, 2)],
+         lambda x: np.logaddexp.accumulate(x[:, ::-1], 1)[:, ::-1], rtol=1e-13, name="f64",
+         x64=True))

@@ -1263,3 +1263,54 @@ def _scan_batch(axis, vals, dims, *, jaxpr, num_consts, num_carry, length, rever
 
 
 scan_p.batch = _scan_batch
+
+
+# ---------------------------------------------------------------------------------------------
+# optimization_barrier: the identity on a pytree, which XLA may not move computations across
+# (``stablehlo.optimization_barrier``). Tangents, cotangents and batches pass through their own
+# barrier, as in JAX.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.prims.common import lax_args  # noqa: E402
+
+
+def _barrier_lower(ctx: LowerCtx, *xs):
+    return ctx.op("stablehlo.optimization_barrier", list(xs), list(ctx.avals_in))
+
+
+optimization_barrier_p = define("optimization_barrier", lambda *avals: list(avals),
+                                _barrier_lower, multiple_results=True)
+
+
+def optimization_barrier(operand: Any, /) -> Any:
+    """``operand`` (any pytree of arrays) unchanged, with an optimization barrier: XLA keeps
+    the computations before it (that produce its inputs) from moving past it."""
+    leaves, tree = tree_flatten(operand)
+    leaves = [lax_args(x)[0] for x in leaves]
+    if not leaves:
+        return operand
+    return tree_unflatten(tree, optimization_barrier_p.bind(*leaves))
+
+
+def _barrier_jvp(primals, tangents):
+    outs = optimization_barrier_p.bind(*primals)
+    nz = [i for i, t in enumerate(tangents) if not isinstance(t, ad.Zero)]
+    t_out = [ad.zero_of(o) for o in outs]
+    if nz:
+        for i, t in zip(nz, optimization_barrier_p.bind(*[tangents[i] for i in nz])):
+            t_out[i] = t
+    return outs, t_out
+
+
+def _barrier_transpose(cts, *args):
+    nz = [i for i, c in enumerate(cts) if not isinstance(c, ad.Zero)]
+    res = [ad.Zero(a.aval) if isinstance(a, ad.UndefinedPrimal) else None for a in args]
+    if nz:
+        for i, c in zip(nz, optimization_barrier_p.bind(*[cts[i] for i in nz])):
+            if isinstance(args[i], ad.UndefinedPrimal):
+                res[i] = c
+    return res
+
+
+optimization_barrier_p.jvp, optimization_barrier_p.transpose = _barrier_jvp, _barrier_transpose
+optimization_barrier_p.batch = lambda axis, vals, dims: (
+    optimization_barrier_p.bind(*vals), list(dims))

@@ -139,6 +139,19 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
                        preferred_element_type)
 
 
+def batch_matmul(lhs, rhs, precision=None):
+    """Matrix products of ``lhs[..., i, j]`` and ``rhs[..., j, k]`` over equal leading batch
+    dimensions."""
+    lhs, rhs = lax_args(lhs, rhs)
+    ln, rn = get_aval(lhs).ndim, get_aval(rhs).ndim
+    if min(ln, rn) < 2:
+        raise ValueError(f"Arguments to batch_matmul must be at least 2D, got {ln}, {rn}")
+    if ln != rn:
+        raise ValueError(f"Arguments to batch_matmul must have same ndim, got {ln}, {rn}")
+    batch = tuple(range(ln - 2))
+    return dot_general(lhs, rhs, (((ln - 1,), (rn - 2,)), (batch, batch)), precision=precision)
+
+
 # ---------------------------------------------------------------------------------------------
 # Differentiation rules: dot_general is bilinear.
 from xtrace._src import ad  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 from xtrace._src import dtypes
 from xtrace._src.core import ShapedArray, get_aval
 from xtrace._src.lowering import LowerCtx, i64_array, tensor_type
-from xtrace._src.prims.common import (ANY, INTEGRAL, NUM, check_axes, check_axis, check_kind,
+from xtrace._src.prims.common import (ANY, FLOAT, INTEGRAL, NUM, check_axes, check_axis, check_kind,
                                       define, kind, lax_args)
 from xtrace._src.prims.elementwise import _compare_type, complex_minmax
 
@@ -22,6 +22,8 @@ def identity_value(op: str, dt: np.dtype):
         return True if dt == dtypes.bool_ else 1
     if op == "and":
         return True if dt == dtypes.bool_ else -1 if dtypes.is_signed_int(dt) else np.iinfo(dt).max
+    if op == "logaddexp":
+        return -np.inf
     if op in ("max", "min"):
         if dt == dtypes.bool_:
             return op == "min"
@@ -57,7 +59,24 @@ def binary_op(em, op: str, a: str, b: str, aval: ShapedArray) -> str:
     """Emit ``op(a, b)`` on values of type ``aval``; complex max/min are lexicographic."""
     if op in ("max", "min") and dtypes.is_complex(aval.dtype):
         return complex_minmax(em, a, b, aval, "GT" if op == "max" else "LT")
+    if op == "logaddexp":
+        return _logaddexp_ops(em, a, b, aval)
     return em.op(HLO_BINARY[op], [a, b], [aval, aval], [aval])[0]
+
+
+def _logaddexp_ops(em, a: str, b: str, aval: ShapedArray) -> str:
+    """``max(a, b) + log1p(exp(-|a - b|))``, or ``a + b`` where ``a - b`` is NaN (equal
+    infinities), as JAX's logaddexp."""
+    def op(name, *xs, out=aval, attrs=None):
+        return em.op(name, list(xs), [em.types[x] for x in xs], [out], attrs)[0]
+    amax = op("stablehlo.maximum", a, b)
+    delta = op("stablehlo.subtract", a, b)
+    isnan = op("stablehlo.compare", delta, delta, out=ShapedArray(aval.shape, dtypes.bool_),
+               attrs="comparison_direction = #stablehlo<comparison_direction NE>, "
+                     "compare_type = #stablehlo<comparison_type FLOAT>")
+    soft = op("stablehlo.log_plus_one", op("stablehlo.exponential",
+                                           op("stablehlo.negate", op("stablehlo.abs", delta))))
+    return op("stablehlo.select", isnan, op("stablehlo.add", a, b), op("stablehlo.add", amax, soft))
 
 
 # ---- reduce_<op> ----
@@ -236,6 +255,7 @@ cumsum_p, cumsum = _cumulative("cumsum", "add", NUM)
 cumprod_p, cumprod = _cumulative("cumprod", "mul", NUM)
 cummax_p, cummax = _cumulative("cummax", "max", ANY)
 cummin_p, cummin = _cumulative("cummin", "min", ANY)
+cumlogsumexp_p, cumlogsumexp = _cumulative("cumlogsumexp", "logaddexp", FLOAT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +335,7 @@ def _cum_composite(op, x, axis, reverse):
     a = get_aval(x)
     n = a.shape[axis]
     ident = np.asarray(identity_value(op, a.dtype), a.dtype)[()]
-    fn = {"mul": lax.mul, "max": lax.max, "min": lax.min}[op]
+    fn = {"mul": lax.mul, "max": lax.max, "min": lax.min, "logaddexp": _logaddexp}[op]
     shift = 1
     while shift < n:
         cfg = [(0, 0, 0)] * a.ndim
@@ -341,6 +361,14 @@ def _cum_jvp(op, prim):
 cumprod_p.jvp = _cum_jvp("mul", cumprod_p)
 cummax_p.jvp = _cum_jvp("max", cummax_p)
 cummin_p.jvp = _cum_jvp("min", cummin_p)
+cumlogsumexp_p.jvp = _cum_jvp("logaddexp", cumlogsumexp_p)
+
+
+def _logaddexp(x, y):
+    from xtrace._src import lax
+    delta = lax.sub(x, y)
+    soft = lax.add(lax.max(x, y), lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    return lax.select(lax.ne(delta, delta), lax.add(x, y), soft)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,5 +402,5 @@ def _cum_batch(prim):
 for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p,
            reduce_xor_p, argmax_p, argmin_p):
     _p.batch = _reduce_batch(_p)
-for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p):
     _p.batch = _cum_batch(_p)

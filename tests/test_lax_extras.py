@@ -1,0 +1,310 @@
+"""The jax.lax functions beyond the primitives: wrappers, shape helpers, generic reductions,
+scans and solvers, against NumPy and finite differences."""
+import numpy as np
+import pytest
+
+import xtrace
+import xtrace.numpy as xnp
+from xtrace import lax
+
+R = np.random.default_rng(0)
+
+
+def _fd_grad(f, x, eps=1e-6):
+    """Central-difference gradient of a scalar function of a float64 array."""
+    x = np.asarray(x, np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        g[i] = (float(f(x + e)) - float(f(x - e))) / (2 * eps)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# full / full_like / empty
+
+
+def test_full_dtypes_and_weak_types():
+    a = lax.full((2, 3), 2.5)
+    np.testing.assert_array_equal(a, np.full((2, 3), 2.5, np.float32))
+    assert a.dtype == np.float32 and a.aval.weak_type
+    b = lax.full(4, 3, np.int8)
+    assert b.dtype == np.int8 and not b.aval.weak_type and b.shape == (4,)
+    assert lax.full((2,), True).dtype == np.bool_
+    c = lax.full_like(xnp.ones((2, 2), np.int8), 2.7)
+    np.testing.assert_array_equal(c, np.full((2, 2), 2, np.int8))
+    d = lax.full_like(np.zeros(3, np.float32), 1, shape=(2, 1), dtype=np.int32)
+    assert d.shape == (2, 1) and d.dtype == np.int32
+    assert lax.full_like(1.0, 2).aval.weak_type
+    e = lax.empty((2, 3), np.float32)
+    assert e.shape == (2, 3) and e.dtype == np.float32
+    with pytest.raises(TypeError, match="scalar fill_value"):
+        lax.full((2,), np.ones(2))
+    with pytest.raises(ValueError, match="negative"):
+        lax.full((-1,), 0.0)
+
+
+def test_full_under_jit_with_traced_fill():
+    f = xtrace.jit(lambda v: lax.full((2, 2), v, np.float32))
+    np.testing.assert_array_equal(f(np.int32(3)), np.full((2, 2), 3.0, np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# elementwise: reciprocal, mulhi, reduce_precision
+
+
+def test_reciprocal():
+    x = np.array([0.5, -4.0, 3.0], np.float32)
+    np.testing.assert_allclose(lax.reciprocal(x), 1 / x, rtol=1e-7)
+    np.testing.assert_allclose(xtrace.grad(lambda v: lax.reciprocal(v).sum())(x), -1 / x ** 2,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.uint8, np.int16, np.int32, np.uint32])
+def test_mulhi(dt):
+    info = np.iinfo(dt)
+    bits = info.bits
+    x = R.integers(info.min, info.max, 64, endpoint=True).astype(dt)
+    y = R.integers(info.min, info.max, 64, endpoint=True).astype(dt)
+    x[:4] = [info.min, info.max, info.min, 0]
+    y[:4] = [info.min, info.max, info.max, info.max]
+    # The exact product in Python ints, floor-shifted (the two's-complement high half).
+    want = np.array([(int(a) * int(b)) >> bits for a, b in zip(x, y)]).astype(np.int64)
+    want = (want % (1 << bits)).astype(np.uint64).astype(f"u{bits // 8}").view(dt)
+    np.testing.assert_array_equal(lax.mulhi(x, y), want)
+    np.testing.assert_array_equal(xtrace.jit(lax.mulhi)(x, y), want)
+
+
+def test_mulhi_64bit_and_errors():
+    with xtrace.enable_x64():
+        x = np.array([-(2 ** 63), 2 ** 63 - 1, -12345678901234, 3], np.int64)
+        y = np.array([2 ** 63 - 1, 2 ** 63 - 1, 98765432109, -1], np.int64)
+        want = np.array([(int(a) * int(b)) >> 64 for a, b in zip(x, y)], np.int64)
+        np.testing.assert_array_equal(lax.mulhi(x, y), want)
+    with pytest.raises(TypeError, match="integer"):
+        lax.mulhi(np.float32(1), np.float32(2))
+
+
+def test_reduce_precision_values_grad_vmap():
+    x = np.array([1.0001, 3.14159, 70000.0, 1e-9, -2.5], np.float32)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(lax.reduce_precision(x, 5, 10),
+                                      x.astype(np.float16).astype(np.float32))
+    with xtrace.enable_x64():
+        x64 = R.standard_normal(5)
+        np.testing.assert_array_equal(lax.reduce_precision(x64, 8, 23),
+                                      x64.astype(np.float32).astype(np.float64))
+    g = xtrace.grad(lambda v: lax.reduce_precision(v * 3.0, 8, 7).sum())(np.ones(3, np.float32))
+    np.testing.assert_array_equal(g, np.full(3, 3.0, np.float32))
+    v = xtrace.vmap(lambda r: lax.reduce_precision(r, 5, 2))(x[None].repeat(2, 0))
+    assert v.shape == (2, 5)
+    with pytest.raises(TypeError, match="reduce_precision"):
+        lax.reduce_precision(np.int32(3), 5, 10)
+    with pytest.raises(ValueError, match="exponent_bits"):
+        lax.reduce_precision(np.float32(3), 0, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# structural wrappers
+
+
+def test_tile_split_stack_unstack_collapse():
+    x = np.arange(6, dtype=np.int32).reshape(2, 3)
+    np.testing.assert_array_equal(lax.tile(x, (2, 3)), np.tile(x, (2, 3)))
+    with pytest.raises(TypeError, match="reps length"):
+        lax.tile(x, (2,))
+    parts = lax.split(x, (1, 0, 2), axis=1)
+    for p, w in zip(parts, np.split(x, [1, 1], axis=1)):
+        np.testing.assert_array_equal(p, w)
+    with pytest.raises(ValueError, match="Sum of sizes"):
+        lax.split(x, (1, 1), axis=1)
+    np.testing.assert_array_equal(lax.stack([x, x + 1], axis=-1), np.stack([x, x + 1], -1))
+    us = lax.unstack(x, axis=1)
+    assert isinstance(us, tuple) and len(us) == 3
+    np.testing.assert_array_equal(us[2], x[:, 2])
+    y = np.zeros((2, 3, 4, 5))
+    assert lax.collapse(y, 1).shape == (2, 60)
+    assert lax.collapse(y, 1, 3).shape == (2, 12, 5)
+    assert lax.collapse(y, -2, -1).shape == (2, 3, 4, 5)
+    with pytest.raises(ValueError, match="collapse"):
+        lax.collapse(y, 3, 1)
+
+
+def test_broadcast_helpers():
+    assert lax.broadcast_shapes((2, 1), (3,)) == (2, 3)
+    assert lax.broadcast_shapes((1, 4), (5, 1), (4,)) == (5, 4)
+    with pytest.raises(ValueError, match="Incompatible shapes"):
+        lax.broadcast_shapes((2, 3), (4,))
+    assert lax.broadcast_to_rank(np.ones(3), 3).shape == (1, 1, 3)
+    np.testing.assert_array_equal(lax.broadcast_like(np.arange(3.0), np.zeros((2, 3))),
+                                  np.broadcast_to(np.arange(3.0), (2, 3)))
+
+
+def test_dynamic_in_dim_helpers_jit_grad_vmap():
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    f = xtrace.jit(lambda a, i: lax.dynamic_slice_in_dim(a, i, 2, axis=1))
+    np.testing.assert_array_equal(f(x, 1), x[:, 1:3])
+    np.testing.assert_array_equal(f(x, -2), x[:, 3:5])  # counts from the end once
+    np.testing.assert_array_equal(f(x, 9), x[:, 3:5])   # clamped
+    np.testing.assert_array_equal(
+        lax.dynamic_slice_in_dim(x, -2, 2, 1, allow_negative_indices=False), x[:, 0:2])
+    np.testing.assert_array_equal(lax.dynamic_index_in_dim(x, 2, 0, keepdims=False), x[2])
+    assert lax.dynamic_index_in_dim(x, 2, 1).shape == (4, 1)
+    out = lax.dynamic_update_slice_in_dim(x, np.zeros((4, 2), np.float32), 3, axis=1)
+    want = x.copy()
+    want[:, 3:] = 0
+    np.testing.assert_array_equal(out, want)
+    out = lax.dynamic_update_index_in_dim(x, np.ones(5, np.float32), -1, 0)
+    want = x.copy()
+    want[-1] = 1
+    np.testing.assert_array_equal(out, want)
+    g = xtrace.grad(lambda a: lax.dynamic_index_in_dim(a, 1, 1, False).sum())(x)
+    want = np.zeros_like(x)
+    want[:, 1] = 1
+    np.testing.assert_array_equal(g, want)
+    v = xtrace.vmap(lambda a, i: lax.dynamic_index_in_dim(a, i, 0, False))(
+        np.stack([x, -x]), np.array([0, 3], np.int32))
+    np.testing.assert_array_equal(v, np.stack([x[0], -x[3]]))
+
+
+# ---------------------------------------------------------------------------------------------
+# indexing and contraction wrappers
+
+
+def test_index_take_and_scatter_sub():
+    src = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    i0, i2 = np.array([0, 1, -1]), np.array([3, 5, 0])
+    got = lax.index_take(src, (i0, i2), (0, 2))
+    np.testing.assert_array_equal(got, src[i0 % 2][np.arange(3), :, i2 % 4])
+    dn = lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(0,),
+                                     scatter_dims_to_operand_dims=(0,))
+    x = np.ones((3, 2), np.float32)
+    idx = np.array([[2], [0], [2]], np.int32)
+    upd = np.array([[1, 2], [3, 4], [5, 6]], np.float32)
+    want = x.copy()
+    np.subtract.at(want, idx[:, 0], upd)
+    np.testing.assert_array_equal(lax.scatter_sub(x, idx, upd, dn), want)
+    g = xtrace.grad(lambda u: lax.scatter_sub(x, idx, u, dn).sum())(upd)
+    np.testing.assert_array_equal(g, -np.ones_like(upd))
+    xu = np.full((3, 2), 10, np.uint8)
+    np.testing.assert_array_equal(lax.scatter_sub(xu, idx, upd.astype(np.uint8), dn),
+                                  (xu.astype(int) - (x - want)).astype(np.uint8))
+
+
+def test_batch_matmul():
+    a, b = R.standard_normal((2, 3, 4, 5)), R.standard_normal((2, 3, 5, 2))
+    np.testing.assert_allclose(lax.batch_matmul(a.astype(np.float32), b.astype(np.float32)),
+                               a @ b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="same ndim"):
+        lax.batch_matmul(np.ones((2, 3, 4)), np.ones((4, 5)))
+
+
+# ---------------------------------------------------------------------------------------------
+# convolution shape helpers, conv_transpose, patches
+
+
+def test_conv_shape_helpers():
+    assert lax.padtype_to_pads((5, 6), (3, 3), (2, 1), "SAME") == [(1, 1), (1, 1)]
+    assert lax.conv_general_permutations(("NHWC", "HWIO", "NHWC")) == (
+        (0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
+    assert lax.conv_shape_tuple((1, 2, 5, 5), (3, 2, 3, 3), (1, 1), "SAME") == (1, 3, 5, 5)
+    assert lax.conv_shape_tuple((4, 2, 7, 5), (3, 2, 3, 2), (2, 1), [(1, 0), (0, 0)], 2) == (
+        2, 3, 3, 4)
+    dn = ("NHWC", "HWIO", "NHWC")
+    assert lax.conv_general_shape_tuple((1, 5, 5, 2), (3, 3, 2, 4), (2, 2), "VALID", dn) == (
+        1, 2, 2, 4)
+    assert lax.conv_transpose_shape_tuple((1, 5, 5, 2), (3, 3, 2, 4), (2, 2), "SAME", dn) == (
+        1, 10, 10, 4)
+    with pytest.raises(TypeError, match="explicit pads"):
+        lax.conv_shape_tuple((1, 2, 5, 5), (3, 2, 3, 3), (1, 1), [(0, 0)])
+
+
+def _np_conv_transpose_1d(x, k, stride, pad_lo, pad_hi):
+    """NumPy reference: dilate x by the stride, pad, correlate with k (NWC / WIO)."""
+    n, w, c = x.shape
+    kw, _, o = k.shape
+    dil = np.zeros((n, (w - 1) * stride + 1, c))
+    dil[:, ::stride] = x
+    dil = np.pad(dil, ((0, 0), (pad_lo, pad_hi), (0, 0)))
+    out_w = dil.shape[1] - kw + 1
+    return np.stack([np.einsum("nkc,kco->no", dil[:, i:i + kw], k) for i in range(out_w)], 1)
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID", ((1, 2),)])
+def test_conv_transpose_1d(padding):
+    x, k = R.standard_normal((2, 5, 3)), R.standard_normal((3, 3, 4))
+    out = lax.conv_transpose(x.astype(np.float32), k.astype(np.float32), (2,), padding)
+    lo, hi = {"SAME": (2, 1), "VALID": (2, 2)}.get(padding, (1, 2))
+    np.testing.assert_allclose(out, _np_conv_transpose_1d(x, k, 2, lo, hi), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_conv_transpose_kernel_is_the_conv_gradient():
+    # transpose_kernel=True with consistent padding is the VJP of the forward convolution.
+    x = R.standard_normal((1, 6, 7, 2)).astype(np.float32)
+    k = R.standard_normal((3, 3, 2, 4)).astype(np.float32)
+    dn = ("NHWC", "HWIO", "NHWC")
+    fwd = lambda v: lax.conv_general_dilated(v, k, (2, 2), [(1, 1), (1, 1)],
+                                             dimension_numbers=dn)
+    y, vjp = xtrace.vjp(fwd, x)
+    ct = R.standard_normal(y.shape).astype(np.float32)
+    want, = vjp(xnp.asarray(ct))
+    got = lax.conv_transpose(ct, k, (2, 2), [(1, 1), (1, 1)], dimension_numbers=dn,
+                             transpose_kernel=True, use_consistent_padding=True)
+    # the transposed convolution may be one row/column short where the stride skipped it
+    got = np.asarray(got)
+    np.testing.assert_allclose(got, np.asarray(want)[:, :got.shape[1], :got.shape[2]],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_conv_general_dilated_patches():
+    x = R.standard_normal((2, 3, 5, 4)).astype(np.float32)  # NCHW
+    p = lax.conv_general_dilated_patches(x, (2, 3), (1, 1), "VALID")
+    assert p.shape == (2, 3 * 6, 4, 2)
+    want = np.stack([x[:, :, i:i + 2, j:j + 3].reshape(2, -1)
+                     for i in range(4) for j in range(2)], -1).reshape(2, 18, 4, 2)
+    np.testing.assert_allclose(p, want, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# cumlogsumexp, optimization_barrier, axis_size, dtype
+
+
+def test_cumlogsumexp_grad_vmap():
+    x = R.standard_normal((3, 5))
+    with xtrace.enable_x64():
+        g = xtrace.grad(lambda v: (lax.cumlogsumexp(v, 1, reverse=True) ** 2).sum())(x)
+        fd = _fd_grad(lambda v: (np.logaddexp.accumulate(v[:, ::-1], 1)[:, ::-1] ** 2).sum(), x)
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
+    v = xtrace.vmap(lambda r: lax.cumlogsumexp(r), in_axes=1)(x.astype(np.float32))
+    np.testing.assert_allclose(v, np.logaddexp.accumulate(x, 0).T, rtol=1e-5)
+    with pytest.raises(TypeError, match="cumlogsumexp"):
+        lax.cumlogsumexp(np.arange(3))
+
+
+def test_optimization_barrier():
+    tree = {"a": np.arange(3.0, dtype=np.float32), "b": (np.int32(4),)}
+    out = xtrace.jit(lax.optimization_barrier)(tree)
+    np.testing.assert_array_equal(out["a"], tree["a"])
+    assert int(out["b"][0]) == 4
+    text = xtrace.jit(lambda v: lax.optimization_barrier(v * 2)).lower(
+        np.ones(2, np.float32)).as_text()
+    assert "stablehlo.optimization_barrier" in text
+    g = xtrace.grad(lambda v: (lax.optimization_barrier(v) ** 2).sum())(np.arange(3.0))
+    np.testing.assert_allclose(g, 2 * np.arange(3.0))
+
+
+def test_axis_size_and_dtype():
+    out = xtrace.vmap(lambda v: v * lax.axis_size("i"), axis_name="i")(np.ones(3, np.float32))
+    np.testing.assert_array_equal(out, np.full(3, 3.0))
+    nested = xtrace.vmap(xtrace.vmap(lambda v: v + lax.axis_size(("i", "j")), axis_name="j"),
+                         axis_name="i")(np.zeros((2, 3), np.float32))
+    np.testing.assert_array_equal(nested, np.full((2, 3), 6.0))
+    with pytest.raises(NameError, match="unbound axis name"):
+        lax.axis_size("nope")
+    assert lax.dtype(3.0) == np.float32 and lax.dtype(1) == np.int32
+    assert lax.dtype(np.float64) == np.float32
+    assert lax.dtype(xnp.ones(2, np.int8)) == np.int8
+    with xtrace.enable_x64():
+        assert lax.dtype(np.zeros(2)) == np.float64
