@@ -308,3 +308,126 @@ def test_axis_size_and_dtype():
     assert lax.dtype(xnp.ones(2, np.int8)) == np.int8
     with xtrace.enable_x64():
         assert lax.dtype(np.zeros(2)) == np.float64
+
+
+# ---------------------------------------------------------------------------------------------
+# reduce and reduce_window with a computation
+
+from tests.primitive_cases.windowed import np_reduce_window  # noqa: E402
+
+
+def _prims(f, *args):
+    return {e.primitive.name for e in xtrace.make_jaxpr(f)(*args).jaxpr.eqns}
+
+
+def test_reduce_monoids_become_specific_primitives():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert _prims(lambda v: lax.reduce(v, 0.0, lax.add, (0,)), x) == {"reduce_sum"}
+    assert _prims(lambda v: lax.reduce(v, -np.inf, lax.max, (1,)), x) == {"reduce_max"}
+    assert _prims(lambda v: lax.reduce(v, 1.0, lax.mul, (1,)), x) == {"reduce_prod"}
+    assert _prims(lambda v: lax.reduce(v, 2.0, lax.add, (0,)), x) == {"reduce"}
+    assert _prims(lambda v: lax.reduce(v, 0.0, lambda a, b: a + b, (0,)), x) == {"reduce"}
+    i = np.arange(6, dtype=np.int32)
+    assert _prims(lambda v: lax.reduce(v, np.int32(-1), lax.bitwise_and, (0,)), i) == {
+        "reduce_and"}
+    np.testing.assert_array_equal(lax.reduce(x, 0.0, lax.add, (0, 1)), x.sum())
+    out = lax.reduce(i, 0, lax.add, (0,))
+    assert out.dtype == np.int32 and int(out) == 15
+
+
+def test_reduce_general_values_pytree_jit_vmap():
+    x = R.standard_normal((4, 6)).astype(np.float32)
+    idx = np.broadcast_to(np.arange(6, dtype=np.int32), (4, 6))
+
+    def argmax(v, i):
+        def pick(a, b):
+            take = lax.bitwise_or(lax.gt(a[0], b[0]),
+                                  lax.bitwise_and(lax.eq(a[0], b[0]), lax.lt(a[1], b[1])))
+            return lax.select(take, a[0], b[0]), lax.select(take, a[1], b[1])
+        return lax.reduce((v, i), (-np.inf, 0), pick, (1,))
+
+    for f in (argmax, xtrace.jit(argmax)):
+        m, a = f(x, idx)
+        np.testing.assert_array_equal(m, x.max(1))
+        np.testing.assert_array_equal(a, x.argmax(1))
+    m, a = xtrace.vmap(argmax, in_axes=(2, None))(np.stack([x, -x], -1), idx)
+    np.testing.assert_array_equal(m, np.stack([x.max(1), (-x).max(1)]))
+    np.testing.assert_array_equal(a, np.stack([x.argmax(1), (-x).argmax(1)]))
+    dict_out = lax.reduce({"s": x}, {"s": 0.0}, lambda a, b: {"s": a["s"] + b["s"]}, (0,))
+    np.testing.assert_allclose(dict_out["s"], x.sum(0), rtol=1e-5)
+
+
+def test_reduce_general_grad_and_errors():
+    with xtrace.enable_x64():
+        x = R.uniform(0.5, 1.5, (3, 4))
+        f = lambda v: (lax.reduce(v, 1.0, lambda a, b: a * b, (1,)) ** 2).sum()
+        np.testing.assert_allclose(xtrace.grad(f)(x),
+                                   _fd_grad(lambda v: (v.prod(1) ** 2).sum(), x), rtol=1e-6)
+    with pytest.raises(ValueError, match="tree structure"):
+        lax.reduce(np.ones(3), (0.0, 0.0), lambda a, b: a + b, (0,))
+    with pytest.raises(TypeError, match="must return"):
+        lax.reduce(np.ones(3, np.float32), 0.0, lambda a, b: (a, b), (0,))
+    with pytest.raises(ValueError, match="out of bounds"):
+        lax.reduce(np.ones(3, np.float32), 0.0, lambda a, b: a + b, (1,))
+    y = np.ones(3, np.float32)
+    with pytest.raises(NotImplementedError, match="closes over a traced value"):
+        xtrace.jit(lambda v: lax.reduce(y, 0.0, lambda a, b: a + b * v[0], (0,)))(y)
+
+
+@pytest.mark.parametrize("comp,ufunc,init", [(lax.max, np.maximum, -np.inf),
+                                             (lax.min, np.minimum, np.inf),
+                                             (lax.add, np.add, 0.0),
+                                             (lambda a, b: lax.max(a, b), np.maximum, -np.inf)])
+def test_reduce_window_values(comp, ufunc, init):
+    x = R.standard_normal((2, 7, 6)).astype(np.float32)
+    kw = dict(window_dimensions=(1, 3, 2), window_strides=(1, 2, 1), padding="SAME")
+    out = xtrace.jit(lambda v: lax.reduce_window(v, init, comp, **kw))(x)
+    pads = lax.padtype_to_pads(x.shape, (1, 3, 2), (1, 2, 1), "SAME")
+    want = np_reduce_window(x, np.float32(init), ufunc, (1, 3, 2), (1, 2, 1), pads)
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    assert out.shape == lax.reduce_window_shape_tuple(x.shape, (1, 3, 2), (1, 2, 1), pads)
+    dil = dict(window_dimensions=(1, 2, 2), window_strides=(1, 1, 2),
+               padding=[(0, 0), (1, 1), (0, 1)], base_dilation=(1, 2, 1),
+               window_dilation=(1, 1, 2))
+    out = lax.reduce_window(x, init, comp, **dil)
+    want = np_reduce_window(x, np.float32(init), ufunc, (1, 2, 2), (1, 1, 2),
+                            dil["padding"], (1, 2, 1), (1, 1, 2))
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+
+
+def test_reduce_window_grads_vs_finite_differences():
+    x = R.permutation(35).reshape(5, 7) / 7.0  # distinct values: max/min are smooth here
+    kw = dict(window_dimensions=(2, 3), window_strides=(2, 1), padding=[(1, 0), (1, 1)],
+              window_dilation=(1, 2))
+    w = R.standard_normal(lax.reduce_window_shape_tuple(
+        x.shape, (2, 3), (2, 1), [(1, 0), (1, 1)], None, (1, 2)))
+    with xtrace.enable_x64():
+        for comp, ufunc, init in ((lax.max, np.maximum, -np.inf), (lax.min, np.minimum, np.inf),
+                                  (lax.add, np.add, 0.0)):
+            f = lambda v: (lax.reduce_window(v, init, comp, **kw) * w).sum()
+            ref = lambda v: (np_reduce_window(v, init, ufunc, (2, 3), (2, 1),
+                                              kw["padding"], None, (1, 2)) * w).sum()
+            np.testing.assert_allclose(xtrace.grad(f)(x), _fd_grad(ref, x), rtol=1e-6,
+                                       atol=1e-8)
+        # the general primitive differentiates in forward mode only, as in JAX
+        g = lambda v: lax.reduce_window(v, 0.0, lambda a, b: a + b * b, (2, 2))
+        u = R.standard_normal(x.shape)
+        _, t = xtrace.jvp(g, (x,), (u,))
+        ref = lambda v: np_reduce_window(v * v, 0.0, np.add, (2, 2), (1, 1), [(0, 0)] * 2)
+        np.testing.assert_allclose(t, (ref(x + 1e-6 * u) - ref(x - 1e-6 * u)) / 2e-6,
+                                   rtol=1e-6)
+        with pytest.raises(NotImplementedError, match="reduce_window"):
+            xtrace.grad(lambda v: g(v).sum())(x)
+
+
+def test_reduce_window_vmap_and_errors():
+    x = R.standard_normal((3, 4, 5)).astype(np.float32)
+    f = lambda v: lax.reduce_window(v, -np.inf, lax.max, (2, 2), (1, 2), "VALID")
+    out = xtrace.vmap(f, in_axes=1)(x)
+    want = np.stack([np_reduce_window(x[:, i], np.float32(-np.inf), np.maximum, (2, 2),
+                                      (1, 2), [(0, 0)] * 2) for i in range(4)])
+    np.testing.assert_array_equal(out, want)
+    with pytest.raises(TypeError, match="window_dimensions"):
+        lax.reduce_window(x, 0.0, lax.add, (2, 2))
+    with pytest.raises(TypeError, match="positive"):
+        lax.reduce_window(x, 0.0, lax.add, (1, 0, 1))

@@ -13,7 +13,7 @@ from xtrace._src.prims.indexing import (  # noqa: F401
     scatter, scatter_add, scatter_max, scatter_min, scatter_mul, scatter_sub)
 from xtrace._src.prims.linalg import batch_matmul, dot, dot_general  # noqa: F401
 from xtrace._src.prims.reductions import (  # noqa: F401
-    argmax, argmin, cumlogsumexp, cummax, cummin, cumprod, cumsum, reduce_and, reduce_max, reduce_min,
+    argmax, argmin, cumlogsumexp, cummax, cummin, cumprod, cumsum, reduce, reduce_and, reduce_max, reduce_min,
     reduce_or, reduce_prod, reduce_sum, reduce_xor)
 from xtrace._src.prims.structural import (  # noqa: F401
     broadcast, broadcast_in_dim, broadcast_like, broadcast_shapes, broadcast_to_rank,
@@ -28,6 +28,7 @@ from xtrace._src.prims.conv import (  # noqa: F401
     conv_general_shape_tuple, conv_shape_tuple, conv_transpose, conv_transpose_shape_tuple,
     conv_with_general_padding, padtype_to_pads)
 from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
+from xtrace._src.prims.windowed import reduce_window, reduce_window_shape_tuple  # noqa: F401
 from xtrace._src.prims.control_flow import (  # noqa: F401
     cond, fori_loop, map, optimization_barrier, scan, switch, while_loop)
 from xtrace._src.prims.collectives import (  # noqa: F401

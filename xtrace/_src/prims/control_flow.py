@@ -89,6 +89,35 @@ def _stage(fun: Callable, args_tree: PyTreeDef, avals: Sequence[ShapedArray], wh
     return staged
 
 
+_reducer_cache: "weakref.WeakKeyDictionary[ClosedJaxpr, ClosedJaxpr]" = \
+    weakref.WeakKeyDictionary()
+
+
+def stage_reducer(computation: Callable, tree: PyTreeDef, avals: Sequence[ShapedArray],
+                  what: str) -> ClosedJaxpr:
+    """The Jaxpr of ``computation(x, y)`` on two pytrees ``tree`` of scalars ``avals``, which
+    must return such a pytree: the region of a reduction. Its inputs are ``[*x, *y]``; values it
+    closes over stay constants of the region (tracers cannot: as in JAX, an error)."""
+    pair = tree_flatten((tree_unflatten(tree, list(avals)),) * 2)[1]
+    staged = _stage(computation, pair, list(avals) * 2, what)
+    if staged.out_tree != tree:
+        raise TypeError(f"{what} must return a pytree like its init values {tree}, got "
+                        f"{staged.out_tree}")
+    outs = staged.jaxpr.out_avals
+    if not _all_match(outs, avals):
+        raise TypeError(f"{what} must return {_show(tree, avals)} (the init values' types), "
+                        f"got {_show(tree, outs)}")
+    if any(isinstance(c, Tracer) for c in staged.consts):
+        raise NotImplementedError(f"{what} closes over a traced value; reduction computations "
+                                  "can only close over constants")
+    hit = _reducer_cache.get(staged.jaxpr)
+    if hit is None:
+        j, k = staged.jaxpr.jaxpr, len(staged.consts)
+        hit = ClosedJaxpr(Jaxpr(j.invars[:k], j.invars[k:], j.eqns, j.outvars), staged.consts)
+        _reducer_cache[staged.jaxpr] = hit
+    return hit
+
+
 def _aval(x: Any) -> ShapedArray:
     return x.aval if isinstance(x, (Tracer, Array)) else canonical_aval(x)
 
