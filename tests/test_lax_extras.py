@@ -431,3 +431,132 @@ def test_reduce_window_vmap_and_errors():
         lax.reduce_window(x, 0.0, lax.add, (2, 2))
     with pytest.raises(TypeError, match="positive"):
         lax.reduce_window(x, 0.0, lax.add, (1, 0, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# associative_scan, custom_root, custom_linear_solve
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8])
+def test_associative_scan_values(n):
+    x = R.standard_normal((3, n)).astype(np.float32)
+    np.testing.assert_allclose(lax.associative_scan(lax.add, x, axis=1), np.cumsum(x, 1),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lax.associative_scan(lax.max, x, reverse=True, axis=-1),
+                               np.maximum.accumulate(x[:, ::-1], 1)[:, ::-1])
+    b = x > 0
+    np.testing.assert_array_equal(lax.associative_scan(lax.bitwise_or, b, axis=1),
+                                  np.logical_or.accumulate(b, 1))
+
+
+def test_associative_scan_pytree_matmul_jit_grad_vmap():
+    np.testing.assert_array_equal(lax.associative_scan(lax.add, np.arange(4), reverse=True),
+                                  [6, 6, 5, 3])
+    mats = R.standard_normal((5, 2, 2)).astype(np.float32)
+    out = xtrace.jit(lambda m: lax.associative_scan(xnp.matmul, m))(mats)
+    want = [mats[0]]
+    for m in mats[1:]:
+        want.append(want[-1] @ m)
+    np.testing.assert_allclose(out, np.stack(want), rtol=1e-4, atol=1e-5)
+
+    def affine(a, b):  # (scale, shift) pairs composed: the recurrence h = s * h + t
+        return a[0] * b[0], a[1] * b[0] + b[1]
+    s, t = R.uniform(0.5, 1.0, 6), R.standard_normal(6)
+    _, h = lax.associative_scan(affine, (s.astype(np.float32), t.astype(np.float32)))
+    ref = []
+    acc = 0.0
+    for si, ti in zip(s, t):
+        acc = si * acc + ti
+        ref.append(acc)
+    np.testing.assert_allclose(h, ref, rtol=1e-5, atol=1e-6)
+    with xtrace.enable_x64():
+        f = lambda v: (lax.associative_scan(lax.mul, v) ** 2).sum()
+        x = R.uniform(0.5, 1.5, 5)
+        np.testing.assert_allclose(xtrace.grad(f)(x),
+                                   _fd_grad(lambda v: (np.cumprod(v) ** 2).sum(), x), rtol=1e-6)
+    v = xtrace.vmap(lambda r: lax.associative_scan(lax.add, r))(np.ones((2, 5), np.float32))
+    np.testing.assert_array_equal(v, np.tile(np.arange(1.0, 6.0), (2, 1)))
+    with pytest.raises(ValueError, match="same first dimension"):
+        lax.associative_scan(lambda a, b: a, (np.ones(3), np.ones(4)))
+    with pytest.raises(TypeError, match="callable"):
+        lax.associative_scan(None, np.ones(3))
+
+
+def _newton_sqrt(a):
+    f = lambda x: x * x - a
+    solve = lambda g, x0: lax.fori_loop(0, 25, lambda i, x: x - g(x) / (2 * x), x0)
+    return lax.custom_root(f, xnp.ones_like(a), solve, lambda g, y: y / g(xnp.ones_like(y)))
+
+
+def test_custom_root_implicit_gradients():
+    a = np.array([2.0, 9.0, 0.25], np.float32)
+    np.testing.assert_allclose(_newton_sqrt(a), np.sqrt(a), rtol=1e-6)
+    g = xtrace.grad(lambda v: _newton_sqrt(v).sum())(a)
+    np.testing.assert_allclose(g, 0.5 / np.sqrt(a), rtol=1e-5)
+    np.testing.assert_allclose(xtrace.jit(xtrace.grad(lambda v: _newton_sqrt(v).sum()))(a), g,
+                               rtol=1e-6)
+    _, t = xtrace.jvp(_newton_sqrt, (a,), (np.ones(3, np.float32),))
+    np.testing.assert_allclose(t, 0.5 / np.sqrt(a), rtol=1e-5)
+    v = xtrace.vmap(_newton_sqrt)(np.array([[4.0], [16.0]], np.float32))
+    np.testing.assert_allclose(v, [[2.0], [4.0]], rtol=1e-6)
+    # has_aux: solve returns (root, diagnostics); the aux value has no derivative
+    out, aux = lax.custom_root(lambda x: x - 3.0, 0.0, lambda g, x0: (x0 - g(x0), 7),
+                               lambda g, y: y / g(1.0), has_aux=True)
+    assert float(out) == 3.0 and int(aux) == 7
+    with pytest.raises(TypeError, match="structure"):
+        lax.custom_root(lambda x: (x, x), 1.0, lambda g, x0: x0, lambda g, y: y)
+
+
+def _spd(n, seed):
+    m = np.random.default_rng(seed).standard_normal((n, n))
+    return m @ m.T + n * np.eye(n)
+
+
+def _cg(matvec, b, iters=12):
+    """Conjugate gradients written with lax (exact after n steps for n x n SPD systems)."""
+    def body(i, state):
+        x, r, p, rr = state
+        ap = matvec(p)
+        alpha = rr / xnp.maximum(xnp.vdot(p, ap), 1e-30)
+        x, r = x + alpha * p, r - alpha * ap
+        rr_new = xnp.vdot(r, r)
+        return x, r, r + (rr_new / xnp.maximum(rr, 1e-30)) * p, rr_new
+    x0 = xnp.zeros_like(b)
+    return lax.fori_loop(0, iters, body, (x0, b, b, xnp.vdot(b, b)))[0]
+
+
+def test_custom_linear_solve_grads_through_the_system():
+    with xtrace.enable_x64():
+        a0, b0 = _spd(4, 1), R.standard_normal(4)
+
+        def solve(a, b):
+            return lax.custom_linear_solve(lambda x: a @ x, b, _cg, symmetric=True,
+                                           transpose_solve=_cg)
+        np.testing.assert_allclose(solve(a0, b0), np.linalg.solve(a0, b0), rtol=1e-9)
+        w = R.standard_normal(4)
+        f = lambda a, b: (solve(a, b) * w).sum()
+        ref = lambda a, b: (np.linalg.solve(a, b) * w).sum()
+        ga, gb = xtrace.grad(f, argnums=(0, 1))(a0, b0)
+        np.testing.assert_allclose(gb, _fd_grad(lambda v: ref(a0, v), b0), rtol=1e-6)
+        np.testing.assert_allclose(ga, _fd_grad(lambda v: ref(v, b0), a0), rtol=1e-5,
+                                   atol=1e-8)
+        _, t = xtrace.jvp(lambda b: solve(a0, b), (b0,), (w,))
+        np.testing.assert_allclose(t, np.linalg.solve(a0, w), rtol=1e-9)
+        bs = R.standard_normal((3, 4))
+        np.testing.assert_allclose(xtrace.vmap(lambda b: solve(a0, b))(bs),
+                                   np.linalg.solve(a0, bs.T).T, rtol=1e-9)
+        # non-symmetric operator: vecmat is matvec's transpose, derived automatically
+        m = a0 + np.triu(np.ones((4, 4)), 1)
+        mi = np.linalg.inv(m)
+        ns = lambda b: lax.custom_linear_solve(lambda x: m @ x, b, lambda mv, v: mi @ v,
+                                               lambda vm, v: mi.T @ v)
+        np.testing.assert_allclose(xtrace.grad(lambda b: (ns(b) * w).sum())(b0),
+                                   np.linalg.solve(m.T, w), rtol=1e-9)
+        x, aux = lax.custom_linear_solve(lambda x: a0 @ x, b0,
+                                         lambda mv, v: (_cg(mv, v), xnp.float32(1.5)),
+                                         has_aux=True)
+        np.testing.assert_allclose(x, np.linalg.solve(a0, b0), rtol=1e-9)
+        assert float(aux) == 1.5
+    no_t = lambda b: lax.custom_linear_solve(lambda x: 2.0 * x, b, lambda mv, v: v / 2.0)
+    with pytest.raises(TypeError, match="transpose_solve required"):
+        xtrace.grad(lambda b: no_t(b).sum())(np.ones(2, np.float32))

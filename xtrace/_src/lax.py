@@ -28,6 +28,8 @@ from xtrace._src.prims.conv import (  # noqa: F401
     conv_general_shape_tuple, conv_shape_tuple, conv_transpose, conv_transpose_shape_tuple,
     conv_with_general_padding, padtype_to_pads)
 from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
+from xtrace._src.prims.higher_order import (  # noqa: F401
+    associative_scan, custom_linear_solve, custom_root)
 from xtrace._src.prims.windowed import reduce_window, reduce_window_shape_tuple  # noqa: F401
 from xtrace._src.prims.control_flow import (  # noqa: F401
     cond, fori_loop, map, optimization_barrier, scan, switch, while_loop)
