@@ -560,3 +560,99 @@ def test_custom_linear_solve_grads_through_the_system():
     no_t = lambda b: lax.custom_linear_solve(lambda x: 2.0 * x, b, lambda mv, v: v / 2.0)
     with pytest.raises(TypeError, match="transpose_solve required"):
         xtrace.grad(lambda b: no_t(b).sum())(np.ones(2, np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# approx_max_k / approx_min_k, rng_bit_generator, platform_dependent, scatter_apply
+
+
+def test_approx_max_min_k():
+    x = np.array([[3.0, 1.0, 2.0, 1.0, np.nan, 0.0], [5.0, -1.0, 5.0, 2.0, 0.5, 9.0]],
+                 np.float32)
+    v, i = lax.approx_max_k(x, 3)
+    np.testing.assert_array_equal(v, [[np.nan, 3.0, 2.0], [9.0, 5.0, 5.0]])
+    np.testing.assert_array_equal(i, [[4, 0, 2], [5, 0, 2]])
+    assert i.dtype == np.int32
+    v, i = lax.approx_min_k(x, 2)
+    np.testing.assert_array_equal(v, [[0.0, 1.0], [-1.0, 0.5]])
+    np.testing.assert_array_equal(i, [[5, 1], [1, 4]])
+    v, i = lax.approx_max_k(x[:, :4], 1, reduction_dimension=0)
+    np.testing.assert_array_equal(i, [[1, 0, 1, 1]])
+    assert lax.approx_max_k(x, 2, aggregate_to_topk=False)[0].shape == (2, 6)
+    g = xtrace.grad(lambda a: lax.approx_min_k(a, 2)[0].sum())(np.array([3.0, 1.0, 2.0, 5.0]))
+    np.testing.assert_array_equal(g, [0.0, 1.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="floating"):
+        lax.approx_max_k(np.arange(4), 2)
+    with pytest.raises(ValueError, match="k must be"):
+        lax.approx_min_k(x, 7)
+
+
+# Recorded from jax.lax.rng_bit_generator (JAX 0.10.2, CPU): XLA's bits, bit for bit.
+_RBG = {
+    (0, 0): ([1, 2, 5, 4], [[512747620, 1298009047, 1267190206],
+                            [761827841, 1383286907, 1639995030]]),
+    (0, 1): ([1, 2, 6, 4], [[1576285164, 740599976, 2436392515],
+                            [2249660814, 2425682526, 1497962777]]),
+    (1, 2): ([3735928559, 7, 2, 123456789], [[742933184, 2599944409, 2795465618],
+                                              [675631665, 2058852157, 375255422]]),
+}
+_KEYS = [np.array([1, 2, 3, 4], np.uint32), np.array([0xDEADBEEF, 7, 0, 123456789], np.uint32)]
+
+
+def test_rng_bit_generator_matches_jax():
+    for (k, alg), (new_key, bits) in _RBG.items():
+        nk, b = lax.rng_bit_generator(_KEYS[k], (2, 3), algorithm=lax.RandomAlgorithm(alg))
+        np.testing.assert_array_equal(nk, new_key)
+        np.testing.assert_array_equal(b, bits)
+        assert b.dtype == np.uint32
+    _, b8 = lax.rng_bit_generator(_KEYS[0], (5,), dtype=np.uint8)
+    np.testing.assert_array_equal(b8, [100, 215, 190, 1, 123])
+    _, b16 = xtrace.jit(lambda k: lax.rng_bit_generator(k, (3,), np.uint16))(_KEYS[0])
+    np.testing.assert_array_equal(b16, [59492, 3031, 51646])
+    with xtrace.enable_x64():
+        _, b64 = lax.rng_bit_generator(_KEYS[0], (2,), dtype=np.uint64)
+        np.testing.assert_array_equal(b64, np.array([5574906407289874532, 3272025663544478142],
+                                                    np.uint64))
+    nk, b = xtrace.vmap(lambda k: lax.rng_bit_generator(k, (2, 3)))(np.stack(_KEYS))
+    np.testing.assert_array_equal(b[1], _RBG[(1, 2)][1])
+    np.testing.assert_array_equal(nk[0], _RBG[(0, 0)][0])
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        lax.rng_bit_generator(_KEYS[0], (2,), dtype=np.int32)
+    with pytest.raises(TypeError, match="uint32"):
+        lax.rng_bit_generator(np.zeros(2, np.uint32), (2,))
+
+
+def test_platform_dependent():
+    from xtrace._src import backend
+    here = backend.default_backend()
+    branches = {here: lambda x: x + 1.0}
+    assert float(lax.platform_dependent(1.0, default=lambda x: x * 5.0, **branches)) == 2.0
+    other = "tpu" if here != "tpu" else "cpu"
+    assert float(xtrace.jit(lambda v: lax.platform_dependent(
+        v, default=lambda x: x * 5.0, **{other: lambda x: x}))(1.0)) == 5.0
+    with pytest.raises(NotImplementedError, match="no branch"):
+        lax.platform_dependent(1.0, **{other: lambda x: x})
+    with pytest.raises(ValueError, match="'cuda' or 'rocm'"):
+        lax.platform_dependent(1.0, gpu=lambda x: x)
+
+
+def test_scatter_apply():
+    dn = lax.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
+                                     scatter_dims_to_operand_dims=(0,))
+    x = np.arange(5.0, dtype=np.float32)
+    idx = np.array([[1], [3], [1]], np.int32)
+    f = lambda v: lax.scatter_apply(v, idx, lambda u: u * 2 + 1, dn, update_shape=(3,))
+    want = np.array([0.0, 7.0, 2.0, 7.0, 4.0], np.float32)  # applied twice at index 1
+    np.testing.assert_array_equal(f(x), want)
+    np.testing.assert_array_equal(xtrace.jit(f)(x), want)
+    np.testing.assert_array_equal(xtrace.vmap(f)(np.stack([x, x + 1])),
+                                  np.stack([want, [1.0, 11.0, 3.0, 9.0, 5.0]]))
+    far = np.array([[1], [7]], np.int32)
+    np.testing.assert_array_equal(
+        lax.scatter_apply(x, far, lambda u: -u, dn, update_shape=(2,)), [0, -1, 2, 3, 4])
+    np.testing.assert_array_equal(
+        lax.scatter_apply(x, far, lambda u: -u, dn, update_shape=(2,), mode="clip"),
+        [0, -1, 2, 3, -4])
+    np.testing.assert_array_equal(
+        lax.scatter_apply(x, idx[:2], lambda u: u * u, dn, update_shape=(2,),
+                          unique_indices=True), [0, 1, 2, 9, 4])

@@ -10,7 +10,7 @@ from xtrace._src.prims.elementwise import (  # noqa: F401
     tan, tanh)
 from xtrace._src.prims.indexing import (  # noqa: F401
     GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, gather, index_take,
-    scatter, scatter_add, scatter_max, scatter_min, scatter_mul, scatter_sub)
+    scatter, scatter_add, scatter_apply, scatter_max, scatter_min, scatter_mul, scatter_sub)
 from xtrace._src.prims.linalg import batch_matmul, dot, dot_general  # noqa: F401
 from xtrace._src.prims.reductions import (  # noqa: F401
     argmax, argmin, cumlogsumexp, cummax, cummin, cumprod, cumsum, reduce, reduce_and, reduce_max, reduce_min,
@@ -27,12 +27,14 @@ from xtrace._src.prims.conv import (  # noqa: F401
     conv_general_dilated, conv_general_dilated_patches, conv_general_permutations,
     conv_general_shape_tuple, conv_shape_tuple, conv_transpose, conv_transpose_shape_tuple,
     conv_with_general_padding, padtype_to_pads)
-from xtrace._src.prims.sorting import sort, sort_key_val, top_k  # noqa: F401
+from xtrace._src.prims.sorting import (  # noqa: F401
+    approx_max_k, approx_min_k, sort, sort_key_val, top_k)
 from xtrace._src.prims.higher_order import (  # noqa: F401
     associative_scan, custom_linear_solve, custom_root)
+from xtrace._src.prims.rng import RandomAlgorithm, rng_bit_generator  # noqa: F401
 from xtrace._src.prims.windowed import reduce_window, reduce_window_shape_tuple  # noqa: F401
 from xtrace._src.prims.control_flow import (  # noqa: F401
-    cond, fori_loop, map, optimization_barrier, scan, switch, while_loop)
+    cond, fori_loop, map, optimization_barrier, platform_dependent, scan, switch, while_loop)
 from xtrace._src.prims.collectives import (  # noqa: F401
     all_gather, all_to_all, axis_index, axis_size, pmax, pmean, pmin, ppermute, psum, psum_scatter)
 from xtrace._src.custom_derivatives import stop_gradient  # noqa: F401,E402

@@ -1295,6 +1295,25 @@ scan_p.batch = _scan_batch
 
 
 # ---------------------------------------------------------------------------------------------
+# platform_dependent: the branch for the platform programs run on (the default backend's).
+
+def platform_dependent(*args: Any, default: Callable | None = None,
+                       **per_platform: Callable) -> Any:
+    """``per_platform[p](*args)`` for the default backend's platform ``p`` ('cpu', 'cuda',
+    'rocm', 'tpu'), else ``default(*args)``; NotImplementedError when neither exists."""
+    from xtrace._src import backend
+    if "gpu" in per_platform:
+        raise ValueError("Use 'cuda' or 'rocm' for lax.platform_dependent.")
+    platform = backend.default_backend()
+    platform = {"gpu": "cuda"}.get(platform, platform)
+    fn = per_platform.get(platform, default)
+    if fn is None:
+        raise NotImplementedError(f"platform_dependent: no branch for platform {platform!r} "
+                                  f"(branches: {sorted(per_platform)}) and no default")
+    return fn(*args)
+
+
+# ---------------------------------------------------------------------------------------------
 # optimization_barrier: the identity on a pytree, which XLA may not move computations across
 # (``stablehlo.optimization_barrier``). Tangents, cotangents and batches pass through their own
 # barrier, as in JAX.

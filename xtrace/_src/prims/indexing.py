@@ -443,6 +443,33 @@ def scatter_sub(operand, scatter_indices, updates, dimension_numbers: ScatterDim
                        mode=mode)
 
 
+def scatter_apply(operand, scatter_indices, func, dimension_numbers: ScatterDimensionNumbers,
+                  *, update_shape: Sequence[int] = (), indices_are_sorted: bool = False,
+                  unique_indices: bool = False, mode: str | GatherScatterMode | None = None):
+    """``operand`` with the elementwise ``func`` applied at the positions a scatter of
+    ``update_shape`` updates would touch, once per time it touches them (as JAX's
+    ``scatter_apply``; ``func`` maps an array to one of the same shape and dtype)."""
+    from xtrace._src.prims.control_flow import while_loop
+    from xtrace._src.prims.elementwise import convert_element_type, gt, lt, select
+    from xtrace._src.prims.reductions import reduce_max
+    from xtrace._src.prims.structural import full
+    operand, = lax_args(operand)
+    a = get_aval(operand)
+    counts = scatter_add(full(a.shape, 0, dtypes.int32), scatter_indices,
+                         full(tuple(update_shape), 1, dtypes.int32), dimension_numbers,
+                         indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                         mode=mode)
+    apply = lambda x: convert_element_type(func(x), a.dtype, a.weak_type)
+    if unique_indices:
+        return select(gt(counts, np.int32(0)), apply(operand), operand)
+    most = reduce_max(counts, tuple(range(a.ndim)))
+
+    def body(state):
+        i, x = state
+        return i + np.int32(1), select(lt(i, counts), apply(x), x)
+    return while_loop(lambda s: lt(s[0], most), body, (np.int32(0), operand))[1]
+
+
 def index_take(src, idxs: Sequence, axes: Sequence[int]):
     """``src`` indexed by one integer index array per axis in ``axes`` (indices wrap modulo
     the axis size); the indexed axes are replaced by the leading index dimension."""
