@@ -437,7 +437,7 @@ def test_reduce_window_vmap_and_errors():
 # associative_scan, custom_root, custom_linear_solve
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 8])
+@pytest.mark.parametrize("n", [1, 8, 7])
 def test_associative_scan_values(n):
     x = R.standard_normal((3, n)).astype(np.float32)
     np.testing.assert_allclose(lax.associative_scan(lax.add, x, axis=1), np.cumsum(x, 1),
