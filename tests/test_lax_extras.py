@@ -656,3 +656,19 @@ def test_scatter_apply():
     np.testing.assert_array_equal(
         lax.scatter_apply(x, idx[:2], lambda u: u * u, dn, update_shape=(2,),
                           unique_indices=True), [0, 1, 2, 9, 4])
+
+
+def test_precision_and_rounding_enums():
+    assert lax.Precision("highest") is lax.Precision.HIGHEST
+    assert lax.Precision("tensorfloat32") is lax.Precision.HIGH
+    assert repr(lax.Precision.DEFAULT) == "Precision.DEFAULT" and str(lax.Precision.HIGH) == "HIGH"
+    a, b = R.standard_normal((3, 4)), R.standard_normal((4, 2))
+    out = lax.dot(a.astype(np.float32), b.astype(np.float32), precision=lax.Precision.HIGHEST)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    out = lax.dot_general(a.astype(np.float32), b.astype(np.float32), (((1,), (0,)), ((), ())),
+                          precision=(lax.Precision.HIGH, lax.Precision.DEFAULT))
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    x = np.array([0.5, 1.5, 2.5, -0.5], np.float32)
+    np.testing.assert_array_equal(lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), np.round(x))
+    np.testing.assert_array_equal(lax.round(x, lax.RoundingMethod.AWAY_FROM_ZERO),
+                                  [1.0, 2.0, 3.0, -1.0])

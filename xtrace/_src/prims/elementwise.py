@@ -1,6 +1,7 @@
 """Elementwise primitives: arithmetic, math functions, comparisons, logic, select, clamp, casts."""
 from __future__ import annotations
 
+import enum
 import functools
 import math
 from typing import Any
@@ -179,6 +180,12 @@ def _round_lower(ctx, x, rounding_method=0):
 
 
 round_p = define("round", _round_abstract, _round_lower)
+
+
+class RoundingMethod(enum.IntEnum):
+    """``round``'s tie-breaking rule."""
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
 
 
 def round(x, rounding_method: int = 0):
