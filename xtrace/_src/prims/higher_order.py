@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from xtrace._src import ad, batching, dtypes, lowering
-from xtrace._src.core import ClosedJaxpr, get_aval
+from xtrace._src.core import get_aval
 from xtrace._src.jaxpr_util import eval_closed, trace_hoisted
 from xtrace._src.prims.common import check_axes, define
 from xtrace._src.tree_util import tree_flatten, tree_unflatten

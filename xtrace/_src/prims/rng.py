@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xtrace._src import dtypes
-from xtrace._src.core import ShapedArray, get_aval
+from xtrace._src.core import ShapedArray
 from xtrace._src.prims.common import define, lax_args
 
 _BITS = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64))
