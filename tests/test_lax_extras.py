@@ -672,3 +672,20 @@ def test_precision_and_rounding_enums():
     np.testing.assert_array_equal(lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), np.round(x))
     np.testing.assert_array_equal(lax.round(x, lax.RoundingMethod.AWAY_FROM_ZERO),
                                   [1.0, 2.0, 3.0, -1.0])
+
+
+def test_conv_general_dilated_local():
+    x = R.standard_normal((2, 3, 5, 4)).astype(np.float32)  # NCHW
+    fh, fw = 2, 3
+    oh, ow = 4, 2  # VALID, stride 1
+    w = R.standard_normal((6, 3 * fh * fw, oh, ow)).astype(np.float32)
+    out = lax.conv_general_dilated_local(x, w, (1, 1), "VALID", (fh, fw))
+    want = np.zeros((2, 6, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, :, i:i + fh, j:j + fw].reshape(2, -1)  # channel-major, then filter
+            want[:, :, i, j] = patch @ w[:, :, i, j].T
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    g = xtrace.grad(lambda k: lax.conv_general_dilated_local(x, k, (1, 1), "VALID",
+                                                             (fh, fw)).sum())(w)
+    assert g.shape == w.shape

@@ -24,7 +24,8 @@ from xtrace._src.prims.structural import (  # noqa: F401
 
 from xtrace._src.prims.conv import (  # noqa: F401
     ConvDimensionNumbers, ConvGeneralDilatedDimensionNumbers, conv, conv_dimension_numbers,
-    conv_general_dilated, conv_general_dilated_patches, conv_general_permutations,
+    conv_general_dilated, conv_general_dilated_local, conv_general_dilated_patches,
+    conv_general_permutations,
     conv_general_shape_tuple, conv_shape_tuple, conv_transpose, conv_transpose_shape_tuple,
     conv_with_general_padding, padtype_to_pads)
 from xtrace._src.prims.sorting import (  # noqa: F401

@@ -435,6 +435,34 @@ def conv_general_dilated_patches(lhs, filter_shape: Sequence[int],
                                 preferred_element_type=preferred_element_type)
 
 
+def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding: Any,
+                               filter_shape: Sequence[int],
+                               lhs_dilation: Sequence[int] | None = None,
+                               rhs_dilation: Sequence[int] | None = None,
+                               dimension_numbers: ConvGeneralDilatedDimensionNumbers = None,
+                               precision: Any = None):
+    """A locally connected ("unshared") convolution: like ``conv_general_dilated`` but with
+    a different kernel at each output position. ``rhs`` holds, in ``dimension_numbers``' rhs
+    layout, (out features, in features * prod(filter_shape), *output spatial dims)."""
+    from xtrace._src.prims.linalg import dot_general
+    from xtrace._src.prims.structural import transpose
+    lhs, rhs = lax_args(lhs, rhs)
+    lhs_precision = None if precision is None else canonicalize_precision(precision)[0]
+    patches = conv_general_dilated_patches(lhs, filter_shape, window_strides, padding,
+                                           lhs_dilation, rhs_dilation, dimension_numbers,
+                                           precision=lhs_precision)
+    _, rhs_spec, out_spec = conv_dimension_numbers(
+        get_aval(lhs).shape, (1, 1) + tuple(int(d) for d in filter_shape), dimension_numbers)
+    lhs_b = list(out_spec[2:])
+    rhs_b = [rhs_spec[2:][i] for i in sorted(range(len(lhs_b)), key=lambda k: lhs_b[k])]
+    dn = (((out_spec[1],), (rhs_spec[1],)), (tuple(sorted(lhs_b)), tuple(rhs_b)))
+    out = dot_general(patches, rhs, dn, precision=precision)
+    # out: (*spatial in order, patches' free dim = batch, rhs' free dim = out features)
+    nd = get_aval(out).ndim
+    src, spatial = {out_spec[0]: nd - 2, out_spec[1]: nd - 1}, iter(range(nd - 2))
+    return transpose(out, [src[d] if d in src else next(spatial) for d in range(nd)])
+
+
 # ---------------------------------------------------------------------------------------------
 # Differentiation rules: conv_general_dilated is bilinear; each transpose is another
 # convolution (JAX's _conv_general_dilated_transpose_lhs / _rhs).
