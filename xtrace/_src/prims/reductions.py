@@ -203,7 +203,7 @@ def reduce(operands, init_values, computation, dimensions: Sequence[int],
         return tree_unflatten(tree, [convert_element_type(out, a.dtype, weak)])
     jaxpr = stage_reducer(computation, tree, [get_aval(i).update(weak_type=False)
                                               for i in inits], "reduce computation")
-    dims = check_axes("reduce", dims, get_aval(xs[0]).ndim)
+    dims = tuple(sorted(check_axes("reduce", dims, get_aval(xs[0]).ndim)))
     return tree_unflatten(tree, reduce_p.bind(*xs, *inits, jaxpr=jaxpr, dimensions=dims))
 
 
