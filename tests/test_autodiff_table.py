@@ -133,7 +133,7 @@ HELPERS_EXTRA = {"convert_element_type": {"real"}, "custom_vjp_call": {"sin", "m
                  "fft": {"complex", "real", "imag", "slice"}}
 # Primitives whose derivative is not defined by a rule here (yet), with the reason.
 NO_RULE_YET: dict[str, str] = {}
-FORWARD_ONLY = {"while"}  # reverse mode of while_loop is an error, as in JAX
+FORWARD_ONLY = {"while", "reduce_window"}  # reverse mode of these is an error, as in JAX
 REVERSE_ONLY = {"custom_vjp_call"}  # forward mode of custom_vjp is an error, as in JAX
 
 

@@ -15,6 +15,9 @@ INDIRECT |= {"psum", "pmax", "pmin", "all_gather", "axis_index", "ppermute", "al
              "reduce_scatter"}
 # pmap runs on several devices: tests/test_pmap.py checks it against NumPy.
 INDIRECT |= {"pmap"}
+# XLA's random bits have no NumPy reference: tests/test_lax_extras.py checks them against
+# JAX's recorded outputs (eagerly, under jit and vmap).
+INDIRECT |= {"rng_bit_generator"}
 
 
 def test_every_primitive_has_cases():

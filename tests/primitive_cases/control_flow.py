@@ -157,3 +157,17 @@ for _c in _scan_cases + _while_cases + _cond_cases:
     _c.fn, _c.ref = _flat(_c.fn), _flat(_c.ref)
 
 CASES = {"cond": _cond_cases, "while": _while_cases, "scan": _scan_cases}
+
+def _barrier_flat(tree):
+    out = lax.optimization_barrier(tree)
+    return out[0], out[1]["y"]
+
+
+CASES["optimization_barrier"] = [
+    Case(lambda x, y: lax.optimization_barrier((lax.sin(x), y)), [rand((3, 4)),
+                                                                  np.arange(5, dtype=np.int32)],
+         lambda x, y: (np.sin(x), y), name="pytree"),
+    Case(lambda x, y: _barrier_flat([x, {"y": y}]),
+         [rand((2, 3), np.float64, 1), rand((4,), np.float64, 2)],
+         lambda x, y: (x, y), name="f64", x64=True),
+]

@@ -1019,3 +1019,20 @@ add("bitcast_convert_type",
  .add("bitcast_convert_type", _bitcasts(F64, I64), [np.array([[1, 2], [3, 4]], U32)],
       _views(F64, I64), F64, I64)
  .emit())
+
+# reduce_precision: rounding to float16's and bfloat16's formats (values inside their range;
+# the ones beyond float16's become inf), NaN and inf kept.
+def _rounded(x, *dts):
+    with np.errstate(over="ignore"):
+        return tuple(x.astype(d).astype(x.dtype) for d in dts)
+
+
+_RP = np.array([1.0001, 3.14159, -2.5e-3, 7e4, 1e-8, NAN, INF], F32)
+CASES["reduce_precision"] = [
+    Case(lambda x: (lax.reduce_precision(x, 5, 10), lax.reduce_precision(x, 8, 7)), [_RP],
+         lambda x: _rounded(x, F16, BF16), rtol=0, atol=0,
+         name="f16_bf16"),
+    # float64's own format: the identity, so finite differences see the linear JVP rule
+    Case(lambda x: lax.reduce_precision(x, 11, 52), [rand((3, 4), F64, 2)], lambda x: x,
+         rtol=0, atol=0, name="f64_identity", x64=True),
+]

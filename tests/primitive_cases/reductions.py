@@ -261,3 +261,36 @@ for _name, _dts in (("cumsum", (I32, U8)), ("cumprod", (I32, I8)),
              _ref, F64, I64)
 _LOW.emit()
 _G64.emit()
+
+# cumlogsumexp (floating point only): -inf entries are the identity.
+_LSE = np.array([[0.5, -np.inf, 1.0, -3.0, 2.0], [-np.inf, -np.inf, 0.0, 40.0, -40.0]], F32)
+add("cumlogsumexp",
+    Case(lambda x: (lax.cumlogsumexp(x, 1), lax.cumlogsumexp(x, 1, reverse=True),
+                    lax.cumlogsumexp(x, 0)), [_LSE],
+         lambda x: (np.logaddexp.accumulate(f64(x), 1),
+                    np.logaddexp.accumulate(f64(x)[:, ::-1], 1)[:, ::-1],
+                    np.logaddexp.accumulate(f64(x), 0)), rtol=1e-6, name="f32"),
+    Case(lambda x: lax.cumlogsumexp(x, -1, True), [rand((3, 17), F64, 2)],
+         lambda x: np.logaddexp.accumulate(x[:, ::-1], 1)[:, ::-1], rtol=1e-13, name="f64",
+         x64=True))
+
+
+# reduce with a computation that is not a lax monoid: one operand, and a pytree of two
+# (a max with its first index, as an argmax).
+def _argmax_pair(a, b):
+    take_a = lax.bitwise_or(lax.gt(a[0], b[0]), lax.bitwise_and(lax.eq(a[0], b[0]),
+                                                                 lax.lt(a[1], b[1])))
+    return lax.select(take_a, a[0], b[0]), lax.select(take_a, a[1], b[1])
+
+
+_RX = rand((3, 4, 5), F32, 7)
+add("reduce",
+    Case(lambda x: lax.reduce(x, np.zeros((), x.dtype)[()], lambda a, b: a + b, (0, 2)), [_RX],
+         lambda x: f64(x).sum((0, 2)), rtol=1e-5, name="sum"),
+    Case(lambda x, i: lax.reduce((x, i), (np.asarray(-np.inf, x.dtype)[()], np.int32(0)),
+                                 _argmax_pair, (1,)),
+         [_RX[0], np.broadcast_to(np.arange(5, dtype=I32), (4, 5)).copy()],
+         lambda x, i: (x.max(1), x.argmax(1).astype(I32)), rtol=0, atol=0, name="argmax_pair"),
+    Case(lambda x: lax.reduce(x, np.float64(1), lambda a, b: a * b, (1,)),
+         [rand((3, 4), F64, 8, 0.5, 1.5)], lambda x: x.prod(1), rtol=1e-13, name="prod_f64",
+         x64=True))

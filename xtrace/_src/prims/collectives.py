@@ -94,6 +94,12 @@ pmax_p = _allreduce("pmax", "max", ANY)
 pmin_p = _allreduce("pmin", "min", ANY)
 
 
+def axis_size(axis_name) -> int:
+    """The size of the named axis ``axis_name`` (a name or tuple of names: the product) of
+    an enclosing vmap or pmap; NameError if it is not bound."""
+    return _size(_axes_of(axis_name))
+
+
 def psum(x, axis_name):
     """Sum of ``x`` over the named axis (or tuple of axes) ``axis_name``; ``x`` may be a pytree.
     Booleans are summed as int32; a value that is the same along the axis (a Python scalar, an

@@ -90,6 +90,35 @@ def _stage(fun: Callable, args_tree: PyTreeDef, avals: Sequence[ShapedArray], wh
     return staged
 
 
+_reducer_cache: "weakref.WeakKeyDictionary[ClosedJaxpr, ClosedJaxpr]" = \
+    weakref.WeakKeyDictionary()
+
+
+def stage_reducer(computation: Callable, tree: PyTreeDef, avals: Sequence[ShapedArray],
+                  what: str) -> ClosedJaxpr:
+    """The Jaxpr of ``computation(x, y)`` on two pytrees ``tree`` of scalars ``avals``, which
+    must return such a pytree: the region of a reduction. Its inputs are ``[*x, *y]``; values it
+    closes over stay constants of the region (tracers cannot: as in JAX, an error)."""
+    pair = tree_flatten((tree_unflatten(tree, list(avals)),) * 2)[1]
+    staged = _stage(computation, pair, list(avals) * 2, what)
+    if staged.out_tree != tree:
+        raise TypeError(f"{what} must return a pytree like its init values {tree}, got "
+                        f"{staged.out_tree}")
+    outs = staged.jaxpr.out_avals
+    if not _all_match(outs, avals):
+        raise TypeError(f"{what} must return {_show(tree, avals)} (the init values' types), "
+                        f"got {_show(tree, outs)}")
+    if any(isinstance(c, Tracer) for c in staged.consts):
+        raise NotImplementedError(f"{what} closes over a traced value; reduction computations "
+                                  "can only close over constants")
+    hit = _reducer_cache.get(staged.jaxpr)
+    if hit is None:
+        j, k = staged.jaxpr.jaxpr, len(staged.consts)
+        hit = ClosedJaxpr(Jaxpr(j.invars[:k], j.invars[k:], j.eqns, j.outvars), staged.consts)
+        _reducer_cache[staged.jaxpr] = hit
+    return hit
+
+
 def _aval(x: Any) -> ShapedArray:
     return x.aval if isinstance(x, (Tracer, Array)) else canonical_aval(x)
 
@@ -1290,3 +1319,73 @@ def _scan_batch(axis, vals, dims, *, jaxpr, num_consts, num_carry, length, rever
 
 
 scan_p.batch = _scan_batch
+
+
+# ---------------------------------------------------------------------------------------------
+# platform_dependent: the branch for the platform programs run on (the default backend's).
+
+def platform_dependent(*args: Any, default: Callable | None = None,
+                       **per_platform: Callable) -> Any:
+    """``per_platform[p](*args)`` for the default backend's platform ``p`` ('cpu', 'cuda',
+    'rocm', 'tpu'), else ``default(*args)``; NotImplementedError when neither exists."""
+    from xtrace._src import backend
+    if "gpu" in per_platform:
+        raise ValueError("Use 'cuda' or 'rocm' for lax.platform_dependent.")
+    platform = backend.default_backend()
+    platform = {"gpu": "cuda"}.get(platform, platform)
+    fn = per_platform.get(platform, default)
+    if fn is None:
+        raise NotImplementedError(f"platform_dependent: no branch for platform {platform!r} "
+                                  f"(branches: {sorted(per_platform)}) and no default")
+    return fn(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# optimization_barrier: the identity on a pytree, which XLA may not move computations across
+# (``stablehlo.optimization_barrier``). Tangents, cotangents and batches pass through their own
+# barrier, as in JAX.
+from xtrace._src import ad  # noqa: E402
+from xtrace._src.prims.common import lax_args  # noqa: E402
+
+
+def _barrier_lower(ctx: LowerCtx, *xs):
+    return ctx.op("stablehlo.optimization_barrier", list(xs), list(ctx.avals_in))
+
+
+optimization_barrier_p = define("optimization_barrier", lambda *avals: list(avals),
+                                _barrier_lower, multiple_results=True)
+
+
+def optimization_barrier(operand: Any, /) -> Any:
+    """``operand`` (any pytree of arrays) unchanged, with an optimization barrier: XLA keeps
+    the computations before it (that produce its inputs) from moving past it."""
+    leaves, tree = tree_flatten(operand)
+    leaves = [lax_args(x)[0] for x in leaves]
+    if not leaves:
+        return operand
+    return tree_unflatten(tree, optimization_barrier_p.bind(*leaves))
+
+
+def _barrier_jvp(primals, tangents):
+    outs = optimization_barrier_p.bind(*primals)
+    nz = [i for i, t in enumerate(tangents) if not isinstance(t, ad.Zero)]
+    t_out = [ad.zero_of(o) for o in outs]
+    if nz:
+        for i, t in zip(nz, optimization_barrier_p.bind(*[tangents[i] for i in nz])):
+            t_out[i] = t
+    return outs, t_out
+
+
+def _barrier_transpose(cts, *args):
+    nz = [i for i, c in enumerate(cts) if not isinstance(c, ad.Zero)]
+    res = [ad.Zero(a.aval) if isinstance(a, ad.UndefinedPrimal) else None for a in args]
+    if nz:
+        for i, c in zip(nz, optimization_barrier_p.bind(*[cts[i] for i in nz])):
+            if isinstance(args[i], ad.UndefinedPrimal):
+                res[i] = c
+    return res
+
+
+optimization_barrier_p.jvp, optimization_barrier_p.transpose = _barrier_jvp, _barrier_transpose
+optimization_barrier_p.batch = lambda axis, vals, dims: (
+    optimization_barrier_p.bind(*vals), list(dims))

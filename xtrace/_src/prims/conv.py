@@ -303,6 +303,166 @@ def conv_with_general_padding(lhs, rhs, window_strides: Sequence[int], padding: 
                                 preferred_element_type=preferred_element_type)
 
 
+# ---- shape helpers and convenience wrappers (JAX's, over conv_general_dilated) ----
+def conv_shape_tuple(lhs_shape, rhs_shape, strides, pads, batch_group_count: int = 1
+                     ) -> tuple[int, ...]:
+    """Output shape of a convolution of NCHW ``lhs_shape`` with OIHW ``rhs_shape``."""
+    if isinstance(pads, str):
+        pads = padtype_to_pads(lhs_shape[2:], rhs_shape[2:], strides, pads)
+    if len(pads) != len(lhs_shape) - 2:
+        raise TypeError(f"Wrong number of explicit pads for convolution: expected "
+                        f"{len(lhs_shape) - 2}, got {len(pads)}.")
+    padded = [int(d) + int(lo) + int(hi) for d, (lo, hi) in zip(lhs_shape[2:], pads)]
+    if any(d < 0 for d in padded):
+        raise ValueError("Negative padding is larger than the size of the corresponding "
+                         f"dimension: got padding={pads} for lhs_shape[2:]={lhs_shape[2:]}")
+    out_space = tuple(0 if d < k else (d - k) // s + 1
+                      for d, k, s in zip(padded, rhs_shape[2:], strides))
+    n = int(lhs_shape[0])
+    if batch_group_count > 1:
+        n //= batch_group_count
+    return (n, int(rhs_shape[0])) + out_space
+
+
+def conv_general_shape_tuple(lhs_shape, rhs_shape, window_strides, padding, dimension_numbers
+                             ) -> tuple[int, ...]:
+    """Output shape of ``conv_general_dilated`` for spec-string ``dimension_numbers``."""
+    lhs_perm, rhs_perm, out_perm = conv_general_permutations(dimension_numbers)
+    out = conv_shape_tuple(np.take(lhs_shape, lhs_perm), np.take(rhs_shape, rhs_perm),
+                           window_strides, padding)
+    return tuple(int(d) for d in np.take(out, np.argsort(out_perm)))
+
+
+def _conv_transpose_padding(k: int, s: int, padding) -> tuple[int, int]:
+    """(before, after) padding of one spatial dimension of a transposed convolution."""
+    if padding == "SAME":
+        pad_len = k + s - 2
+        pad_a = k - 1 if s > k - 1 else int(np.ceil(pad_len / 2))
+    elif padding == "VALID":
+        pad_len = k + s - 2 + max(k - s, 0)
+        pad_a = k - 1
+    elif isinstance(padding, tuple):
+        pads = tuple(k - p - 1 for p in padding)
+        pad_a, pad_len = pads[0], sum(pads)
+    else:
+        raise ValueError(f"Invalid padding mode: {padding}")
+    return pad_a, pad_len - pad_a
+
+
+def conv_transpose_shape_tuple(lhs_shape, rhs_shape, window_strides, padding,
+                               dimension_numbers) -> tuple[int, ...]:
+    """Output shape of ``conv_transpose`` for spec-string ``dimension_numbers``."""
+    lhs_perm, rhs_perm, out_perm = conv_general_permutations(dimension_numbers)
+    lt, rt = np.take(lhs_shape, lhs_perm), np.take(rhs_shape, rhs_perm)
+    if isinstance(padding, str):
+        padding = [_conv_transpose_padding(int(k), s, padding)
+                   for k, s in zip(rt[2:], window_strides)]
+    out_space = [(int(i) - 1) * s - int(k) + 2 + sum(p)
+                 for i, k, s, p in zip(lt[2:], rt[2:], window_strides, padding)]
+    out = (int(lt[0]), int(rt[0])) + tuple(out_space)
+    return tuple(int(d) for d in np.take(out, np.argsort(out_perm)))
+
+
+_TRANSPOSE_DEFAULT_DN = {2: ("NC", "IO", "NC"), 3: ("NHC", "HIO", "NHC"),
+                         4: ("NHWC", "HWIO", "NHWC"), 5: ("NHWDC", "HWDIO", "NHWDC")}
+
+
+def conv_transpose(lhs, rhs, strides: Sequence[int], padding: Any,
+                   rhs_dilation: Sequence[int] | None = None,
+                   dimension_numbers: ConvGeneralDilatedDimensionNumbers = None,
+                   transpose_kernel: bool = False, precision: Any = None,
+                   preferred_element_type: Any = None, use_consistent_padding: bool = False):
+    """Transposed ("fractionally strided") N-d convolution, as ``jax.lax.conv_transpose``.
+
+    'SAME'/'VALID' (and, with ``use_consistent_padding``, explicit pairs) name the padding of
+    the forward convolution; otherwise explicit pairs pad the transposed one. Layouts default
+    to NHWC/HWIO; ``transpose_kernel`` flips the kernel's spatial dimensions and swaps its
+    feature dimensions (the gradient of a forward convolution, Keras' Conv2DTranspose)."""
+    from xtrace._src.prims.structural import rev, transpose
+    lhs, rhs = lax_args(lhs, rhs)
+    la, ra = get_aval(lhs), get_aval(rhs)
+    if la.ndim != ra.ndim or la.ndim < 2:
+        raise TypeError(f"conv_transpose: lhs and rhs must have the same rank >= 2, got shapes "
+                        f"{la.shape} and {ra.shape}")
+    if dimension_numbers is None:
+        if la.ndim not in _TRANSPOSE_DEFAULT_DN:
+            raise ValueError("No 4+ dimensional dimension_number defaults.")
+        dimension_numbers = _TRANSPOSE_DEFAULT_DN[la.ndim]
+    dn = conv_dimension_numbers(la.shape, ra.shape, dimension_numbers)
+    nsp = la.ndim - 2
+    strides = _int_tuple(strides, "strides", nsp)
+    rd = (1,) * nsp if rhs_dilation is None else _int_tuple(rhs_dilation, "rhs_dilation", nsp)
+    k_sdims = [ra.shape[d] for d in dn.rhs_spec[2:]]
+    if use_consistent_padding or padding in ("SAME", "VALID"):
+        reps = [padding] * nsp if isinstance(padding, str) else [tuple(p) for p in padding]
+        pads = tuple(_conv_transpose_padding(_dilate(k, r), s, p)
+                     for k, r, s, p in zip(k_sdims, rd, strides, reps))
+    else:
+        pads = padding
+    if transpose_kernel:
+        rhs = rev(rhs, tuple(dn.rhs_spec[2:]))
+        perm = list(range(ra.ndim))
+        perm[dn.rhs_spec[0]], perm[dn.rhs_spec[1]] = dn.rhs_spec[1], dn.rhs_spec[0]
+        rhs = transpose(rhs, perm)
+    return conv_general_dilated(lhs, rhs, (1,) * nsp, pads, strides, rd, dn,
+                                precision=precision,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_general_dilated_patches(lhs, filter_shape: Sequence[int],
+                                 window_strides: Sequence[int], padding: Any,
+                                 lhs_dilation: Sequence[int] | None = None,
+                                 rhs_dilation: Sequence[int] | None = None,
+                                 dimension_numbers: ConvGeneralDilatedDimensionNumbers = None,
+                                 precision: Any = None, preferred_element_type: Any = None):
+    """The patches a ``conv_general_dilated`` with a kernel of spatial ``filter_shape``
+    would see, flattened into the output feature dimension (channel-major, then the filter's
+    spatial positions), computed as a grouped convolution with a one-hot kernel."""
+    lhs, = lax_args(lhs)
+    la = get_aval(lhs)
+    filter_shape = tuple(int(d) for d in filter_shape)
+    dn = conv_dimension_numbers(la.shape, (1, 1) + filter_shape, dimension_numbers)
+    spatial = int(np.prod(filter_shape, dtype=np.int64))
+    n_channels = la.shape[dn.lhs_spec[1]]
+    eye = np.broadcast_to(np.eye(spatial, dtype=la.dtype), (n_channels, spatial, spatial))
+    rhs = eye.reshape((n_channels * spatial, 1) + filter_shape)
+    rhs = np.moveaxis(rhs, (0, 1), (dn.rhs_spec[0], dn.rhs_spec[1]))
+    prec = None if precision is None else (precision, "default")
+    return conv_general_dilated(lhs, np.ascontiguousarray(rhs), window_strides, padding,
+                                lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+                                dimension_numbers=dn, precision=prec,
+                                feature_group_count=n_channels,
+                                preferred_element_type=preferred_element_type)
+
+
+def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding: Any,
+                               filter_shape: Sequence[int],
+                               lhs_dilation: Sequence[int] | None = None,
+                               rhs_dilation: Sequence[int] | None = None,
+                               dimension_numbers: ConvGeneralDilatedDimensionNumbers = None,
+                               precision: Any = None):
+    """A locally connected ("unshared") convolution: like ``conv_general_dilated`` but with
+    a different kernel at each output position. ``rhs`` holds, in ``dimension_numbers``' rhs
+    layout, (out features, in features * prod(filter_shape), *output spatial dims)."""
+    from xtrace._src.prims.linalg import dot_general
+    from xtrace._src.prims.structural import transpose
+    lhs, rhs = lax_args(lhs, rhs)
+    lhs_precision = None if precision is None else canonicalize_precision(precision)[0]
+    patches = conv_general_dilated_patches(lhs, filter_shape, window_strides, padding,
+                                           lhs_dilation, rhs_dilation, dimension_numbers,
+                                           precision=lhs_precision)
+    _, rhs_spec, out_spec = conv_dimension_numbers(
+        get_aval(lhs).shape, (1, 1) + tuple(int(d) for d in filter_shape), dimension_numbers)
+    lhs_b = list(out_spec[2:])
+    rhs_b = [rhs_spec[2:][i] for i in sorted(range(len(lhs_b)), key=lambda k: lhs_b[k])]
+    dn = (((out_spec[1],), (rhs_spec[1],)), (tuple(sorted(lhs_b)), tuple(rhs_b)))
+    out = dot_general(patches, rhs, dn, precision=precision)
+    # out: (*spatial in order, patches' free dim = batch, rhs' free dim = out features)
+    nd = get_aval(out).ndim
+    src, spatial = {out_spec[0]: nd - 2, out_spec[1]: nd - 1}, iter(range(nd - 2))
+    return transpose(out, [src[d] if d in src else next(spatial) for d in range(nd)])
+
+
 # ---------------------------------------------------------------------------------------------
 # Differentiation rules: conv_general_dilated is bilinear; each transpose is another
 # convolution (JAX's _conv_general_dilated_transpose_lhs / _rhs).

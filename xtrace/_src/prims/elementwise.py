@@ -1,6 +1,7 @@
 """Elementwise primitives: arithmetic, math functions, comparisons, logic, select, clamp, casts."""
 from __future__ import annotations
 
+import enum
 import functools
 import math
 from typing import Any
@@ -181,6 +182,12 @@ def _round_lower(ctx, x, rounding_method=0):
 round_p = define("round", _round_abstract, _round_lower)
 
 
+class RoundingMethod(enum.IntEnum):
+    """``round``'s tie-breaking rule."""
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
 def round(x, rounding_method: int = 0):
     """Round to nearest; ``rounding_method`` 0 = away from zero (lax default), 1 = to even."""
     return round_p.bind(*lax_args(x), rounding_method=int(rounding_method))
@@ -224,6 +231,68 @@ integer_pow_p = define("integer_pow", _integer_pow_abstract, _integer_pow_lower)
 def integer_pow(x, y: int):
     """``x ** y`` for a static Python int ``y``."""
     return integer_pow_p.bind(*lax_args(x), y=int(y))
+
+
+def reciprocal(x):
+    """Elementwise ``1 / x`` (``integer_pow(x, -1)``, as in JAX)."""
+    return integer_pow(x, -1)
+
+
+# ---- reduce_precision: round to a float format with fewer exponent/mantissa bits ----
+def _reduce_precision_abstract(x, *, exponent_bits, mantissa_bits):
+    check_kind("reduce_precision", x, FLOAT)
+    return x
+
+
+def _reduce_precision_lower(ctx, x, *, exponent_bits, mantissa_bits):
+    return ctx.op1("stablehlo.reduce_precision", [x],
+                   attrs=f"exponent_bits = {exponent_bits} : i32, "
+                         f"mantissa_bits = {mantissa_bits} : i32")
+
+
+reduce_precision_p = define("reduce_precision", _reduce_precision_abstract,
+                            _reduce_precision_lower)
+
+
+def reduce_precision(operand, exponent_bits: int, mantissa_bits: int):
+    """Round ``operand`` to the nearest value of a float format with ``exponent_bits`` and
+    ``mantissa_bits`` (e.g. 5 and 10 for float16), keeping its dtype."""
+    import operator
+    e, m = operator.index(exponent_bits), operator.index(mantissa_bits)
+    if e < 1 or m < 0:
+        raise ValueError(f"reduce_precision: exponent_bits must be >= 1 and mantissa_bits >= 0,"
+                         f" got {e} and {m}")
+    return reduce_precision_p.bind(*lax_args(operand), exponent_bits=e, mantissa_bits=m)
+
+
+def mulhi(x, y, /):
+    """Elementwise high half of the double-width integer product ``x * y`` (as JAX computes
+    it: half-width partial products in the unsigned type, then a sign correction)."""
+    x, y = broadcast_rank0(lax_args(x, y))
+    xa, ya = get_aval(x), get_aval(y)
+    if xa.dtype != ya.dtype or not dtypes.is_int(xa.dtype):
+        raise TypeError(f"mulhi requires integer arguments of the same dtype, got "
+                        f"{xa.dtype.name} and {ya.dtype.name}")
+    dt = xa.dtype
+    bits = dt.itemsize * 8
+    udt = np.dtype(f"uint{bits}")
+    h = bits // 2
+    c = lambda v: np.asarray(v, udt)[()]
+    xu, yu = bitcast_convert_type(x, udt), bitcast_convert_type(y, udt)
+    mask = c(2 ** h - 1)
+    xl, xh = bitwise_and(xu, mask), shift_right_logical(xu, c(h))
+    yl, yh = bitwise_and(yu, mask), shift_right_logical(yu, c(h))
+    lo_lo, lo_hi, hi_lo, hi_hi = mul(xl, yl), mul(xl, yh), mul(xh, yl), mul(xh, yh)
+    cross = add(add(bitwise_and(lo_hi, mask), bitwise_and(hi_lo, mask)),
+                shift_right_logical(lo_lo, c(h)))
+    hi = add(hi_hi, add(shift_right_logical(lo_hi, c(h)),
+                        add(shift_right_logical(hi_lo, c(h)), shift_right_logical(cross, c(h)))))
+    hi = bitcast_convert_type(hi, dt)
+    if dtypes.is_signed_int(dt):
+        sh = np.asarray(bits - 1, dt)[()]
+        hi = add(hi, add(mul(shift_right_arithmetic(x, sh), y),
+                         mul(shift_right_arithmetic(y, sh), x)))
+    return hi
 
 
 def _square_lower(ctx, x):
@@ -707,6 +776,10 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
 
 
 convert_element_type_p.jvp, convert_element_type_p.transpose = _convert_jvp, _convert_transpose
+
+# reduce_precision is treated as linear (JAX's rule): tangents and cotangents are rounded too.
+ad.deflinear(reduce_precision_p, lambda ct, x, **params: [
+    Zero(x.aval) if isinstance(ct, Zero) else reduce_precision_p.bind(ct, **params)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -431,6 +431,68 @@ scatter_min_p, scatter_min = _scatter_prim("scatter_min", "min", ANY)
 scatter_max_p, scatter_max = _scatter_prim("scatter_max", "max", ANY)
 
 
+def scatter_sub(operand, scatter_indices, updates, dimension_numbers: ScatterDimensionNumbers,
+                *, indices_are_sorted: bool = False, unique_indices: bool = False,
+                mode: str | GatherScatterMode | None = None):
+    """XLA scatter (``jax.lax.scatter_sub``): subtract ``updates`` from the slices of
+    ``operand`` selected by ``scatter_indices`` (a ``scatter_add`` of ``-updates``)."""
+    from xtrace._src.prims.elementwise import neg
+    operand, updates = lax_args(operand, updates)
+    return scatter_add(operand, scatter_indices, neg(updates), dimension_numbers,
+                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                       mode=mode)
+
+
+def scatter_apply(operand, scatter_indices, func, dimension_numbers: ScatterDimensionNumbers,
+                  *, update_shape: Sequence[int] = (), indices_are_sorted: bool = False,
+                  unique_indices: bool = False, mode: str | GatherScatterMode | None = None):
+    """``operand`` with the elementwise ``func`` applied at the positions a scatter of
+    ``update_shape`` updates would touch, once per time it touches them (as JAX's
+    ``scatter_apply``; ``func`` maps an array to one of the same shape and dtype)."""
+    from xtrace._src.prims.control_flow import while_loop
+    from xtrace._src.prims.elementwise import convert_element_type, gt, lt, select
+    from xtrace._src.prims.reductions import reduce_max
+    from xtrace._src.prims.structural import full
+    operand, = lax_args(operand)
+    a = get_aval(operand)
+    counts = scatter_add(full(a.shape, 0, dtypes.int32), scatter_indices,
+                         full(tuple(update_shape), 1, dtypes.int32), dimension_numbers,
+                         indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                         mode=mode)
+    apply = lambda x: convert_element_type(func(x), a.dtype, a.weak_type)
+    if unique_indices:
+        return select(gt(counts, np.int32(0)), apply(operand), operand)
+    most = reduce_max(counts, tuple(range(a.ndim)))
+
+    def body(state):
+        i, x = state
+        return i + np.int32(1), select(lt(i, counts), apply(x), x)
+    return while_loop(lambda s: lt(s[0], most), body, (np.int32(0), operand))[1]
+
+
+def index_take(src, idxs: Sequence, axes: Sequence[int]):
+    """``src`` indexed by one integer index array per axis in ``axes`` (indices wrap modulo
+    the axis size); the indexed axes are replaced by the leading index dimension."""
+    from xtrace._src.prims.elementwise import add, convert_element_type, lt, rem, select
+    from xtrace._src.prims.structural import broadcast_in_dim, concatenate, expand_dims
+    src, = lax_args(src)
+    shape = get_aval(src).shape
+    axes = tuple(int(a) for a in axes)
+    if len(idxs) != len(axes):
+        raise ValueError(f"index_take: got {len(idxs)} index arrays for {len(axes)} axes")
+    cols = [expand_dims(convert_element_type(_index_arg(i), dtypes.int32), (1,)) for i in idxs]
+    indices = concatenate(cols, 1)
+    ia = get_aval(indices)
+    sizes = broadcast_in_dim(np.array([shape[a] for a in axes], np.int32), ia.shape,
+                             (ia.ndim - 1,))
+    r = rem(indices, sizes)
+    indices = select(lt(r, np.int32(0)), add(r, sizes), r)  # Python's (floor) modulo
+    slice_sizes = [1 if i in axes else d for i, d in enumerate(shape)]
+    dn = GatherDimensionNumbers(offset_dims=tuple(range(1, len(shape) - len(axes) + 1)),
+                                collapsed_slice_dims=axes, start_index_map=axes)
+    return gather(src, indices, dn, slice_sizes)
+
+
 # ---------------------------------------------------------------------------------------------
 # Differentiation rules.
 #

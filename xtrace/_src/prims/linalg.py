@@ -1,7 +1,8 @@
 """Contractions: dot_general (batch and contracting dimensions, precision, preferred type)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+import enum
+from typing import Any, Sequence, Union
 
 from xtrace._src import dtypes
 from xtrace._src.core import ShapedArray, get_aval
@@ -11,6 +12,31 @@ from xtrace._src.prims.common import NUM, check_kind, define, lax_args
 _PRECISIONS = {None: "DEFAULT", "default": "DEFAULT", "fastest": "DEFAULT", "high": "HIGH",
                "highest": "HIGHEST", "bfloat16": "DEFAULT", "tensorfloat32": "HIGH",
                "float32": "HIGHEST"}
+
+
+class Precision(enum.Enum):
+    """Matrix-multiply precision (``DEFAULT``, ``HIGH``, ``HIGHEST``; also from the strings
+    'default', 'fastest', 'high', 'highest', 'bfloat16', 'tensorfloat32', 'float32'). It only
+    matters on accelerators: CPU computes float32 products in float32 whatever it says."""
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Precision | None":
+        name = _PRECISIONS.get(value.lower()) if isinstance(value, str) else None
+        return None if name is None else cls[name]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PrecisionLike = Union[None, str, Precision, tuple[str, str], tuple[Precision, Precision]]
+DotDimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]],
+                            tuple[Sequence[int], Sequence[int]]]
 
 
 def canonicalize_precision(precision: Any) -> tuple[str, str]:
@@ -137,6 +163,19 @@ def dot(lhs, rhs, precision=None, preferred_element_type=None):
                         f"{ra.shape}")
     return dot_general(lhs, rhs, (((la.ndim - 1,), (0,)), ((), ())), precision,
                        preferred_element_type)
+
+
+def batch_matmul(lhs, rhs, precision=None):
+    """Matrix products of ``lhs[..., i, j]`` and ``rhs[..., j, k]`` over equal leading batch
+    dimensions."""
+    lhs, rhs = lax_args(lhs, rhs)
+    ln, rn = get_aval(lhs).ndim, get_aval(rhs).ndim
+    if min(ln, rn) < 2:
+        raise ValueError(f"Arguments to batch_matmul must be at least 2D, got {ln}, {rn}")
+    if ln != rn:
+        raise ValueError(f"Arguments to batch_matmul must have same ndim, got {ln}, {rn}")
+    batch = tuple(range(ln - 2))
+    return dot_general(lhs, rhs, (((ln - 1,), (rn - 2,)), (batch, batch)), precision=precision)
 
 
 # ---------------------------------------------------------------------------------------------

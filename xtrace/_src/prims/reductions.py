@@ -9,8 +9,8 @@ import numpy as np
 from xtrace._src import dtypes
 from xtrace._src.core import ShapedArray, get_aval
 from xtrace._src.lowering import LowerCtx, i64_array, tensor_type
-from xtrace._src.prims.common import (ANY, INTEGRAL, NUM, check_axes, check_axis, check_kind,
-                                      define, kind, lax_args)
+from xtrace._src.prims.common import (ANY, FLOAT, INTEGRAL, NUM, check_axes, check_axis,
+                                      check_kind, define, kind, lax_args)
 from xtrace._src.prims.elementwise import _compare_type, complex_minmax
 
 
@@ -22,6 +22,8 @@ def identity_value(op: str, dt: np.dtype):
         return True if dt == dtypes.bool_ else 1
     if op == "and":
         return True if dt == dtypes.bool_ else -1 if dtypes.is_signed_int(dt) else np.iinfo(dt).max
+    if op == "logaddexp":
+        return -np.inf
     if op in ("max", "min"):
         if dt == dtypes.bool_:
             return op == "min"
@@ -57,7 +59,24 @@ def binary_op(em, op: str, a: str, b: str, aval: ShapedArray) -> str:
     """Emit ``op(a, b)`` on values of type ``aval``; complex max/min are lexicographic."""
     if op in ("max", "min") and dtypes.is_complex(aval.dtype):
         return complex_minmax(em, a, b, aval, "GT" if op == "max" else "LT")
+    if op == "logaddexp":
+        return _logaddexp_ops(em, a, b, aval)
     return em.op(HLO_BINARY[op], [a, b], [aval, aval], [aval])[0]
+
+
+def _logaddexp_ops(em, a: str, b: str, aval: ShapedArray) -> str:
+    """``max(a, b) + log1p(exp(-|a - b|))``, or ``a + b`` where ``a - b`` is NaN (equal
+    infinities), as JAX's logaddexp."""
+    def op(name, *xs, out=aval, attrs=None):
+        return em.op(name, list(xs), [em.types[x] for x in xs], [out], attrs)[0]
+    amax = op("stablehlo.maximum", a, b)
+    delta = op("stablehlo.subtract", a, b)
+    isnan = op("stablehlo.compare", delta, delta, out=ShapedArray(aval.shape, dtypes.bool_),
+               attrs="comparison_direction = #stablehlo<comparison_direction NE>, "
+                     "compare_type = #stablehlo<comparison_type FLOAT>")
+    soft = op("stablehlo.log_plus_one", op("stablehlo.exponential",
+                                           op("stablehlo.negate", op("stablehlo.abs", delta))))
+    return op("stablehlo.select", isnan, op("stablehlo.add", a, b), op("stablehlo.add", amax, soft))
 
 
 # ---- reduce_<op> ----
@@ -95,6 +114,97 @@ reduce_min_p, reduce_min = _reduction("reduce_min", "min", ANY)
 reduce_and_p, reduce_and = _reduction("reduce_and", "and", INTEGRAL)
 reduce_or_p, reduce_or = _reduction("reduce_or", "or", INTEGRAL)
 reduce_xor_p, reduce_xor = _reduction("reduce_xor", "xor", INTEGRAL)
+
+
+# ---- reduce: a reduction with a user-given computation (the region of stablehlo.reduce) ----
+def _generic_reduce_abstract(*avals, jaxpr, dimensions):
+    n = len(avals) // 2
+    ops, inits = avals[:n], avals[n:]
+    if any(a.shape != () for a in inits):
+        raise ValueError(f"reduce found non-scalar initial value: {[a.shape for a in inits]}")
+    if [o.dtype for o in ops] != [i.dtype for i in inits]:
+        raise TypeError("reduce operand dtypes should match corresponding initial value dtypes,"
+                        f" got operands={[o.str_short() for o in ops]} and initial_values="
+                        f"{[i.str_short() for i in inits]}")
+    if len({o.shape for o in ops}) > 1:
+        raise ValueError(f"reduce operands must have the same shape, got "
+                         f"{[o.shape for o in ops]}")
+    dims = check_axes("reduce", dimensions, ops[0].ndim)
+    return [ShapedArray([d for k, d in enumerate(o.shape) if k not in dims], o.dtype,
+                        o.weak_type and i.weak_type) for o, i in zip(ops, inits)]
+
+
+def _generic_reduce_lower(ctx, *xs, jaxpr, dimensions):
+    n = len(xs) // 2
+    return ctx.op("stablehlo.reduce", list(xs), regions=[ctx.region(jaxpr)],
+                  attrs=f"dimensions = {i64_array(dimensions)}")[:n]
+
+
+reduce_p = define("reduce", _generic_reduce_abstract, _generic_reduce_lower,
+                  multiple_results=True)
+
+# lax function name -> monoid; monoid -> its reduction
+_MONOIDS = {"add": "add", "mul": "mul", "max": "max", "min": "min", "bitwise_and": "and",
+            "bitwise_or": "or", "bitwise_xor": "xor"}
+_MONOID_REDUCERS = {"add": reduce_sum, "mul": reduce_prod, "max": reduce_max,
+                    "min": reduce_min, "and": reduce_and, "or": reduce_or, "xor": reduce_xor}
+
+
+def monoid_op(computation, inits: Sequence) -> str | None:
+    """The monoid (``"add"``, ``"max"``...) that ``computation`` is, when it is that lax
+    function and the only init value is a concrete scalar equal to its identity (JAX's rule)."""
+    from xtrace._src import lax
+    from xtrace._src.core import Tracer
+    if len(inits) != 1 or isinstance(inits[0], Tracer):
+        return None
+    name = next((k for k in _MONOIDS if getattr(lax, k) is computation), None)
+    if name is None:
+        return None
+    a = get_aval(inits[0])
+    op = _MONOIDS[name]
+    if a.shape != () or (op in ("and", "or", "xor") and kind(a.dtype) not in INTEGRAL):
+        return None
+    ok = np.equal(np.asarray(inits[0]), np.asarray(identity_value(op, a.dtype), a.dtype))
+    return op if bool(ok) else None
+
+
+def _flat_pairs(what: str, operands, init_values):
+    from xtrace._src.tree_util import tree_flatten
+    xs, tree = tree_flatten(operands)
+    inits, itree = tree_flatten(init_values)
+    if tree != itree:
+        raise ValueError(f"Operands must have the same tree structure as init_values: {tree} "
+                         f"vs. {itree}")
+    if not xs:
+        raise ValueError(f"{what} must have at least one operand")
+    pairs = [lax_args(x, i) for x, i in zip(xs, inits)]
+    return [p[0] for p in pairs], [p[1] for p in pairs], tree
+
+
+def reduce(operands, init_values, computation, dimensions: Sequence[int],
+           out_sharding=None):
+    """Reduce ``operands`` (an array or pytree of same-shaped arrays) over ``dimensions`` with
+    ``computation(acc, x)`` starting from the scalar ``init_values`` (the same pytree).
+
+    As in JAX, ``lax.add``/``mul``/``max``/``min``/``bitwise_*`` with their identity as init
+    value become ``reduce_sum``/...; any other computation is traced once to the region of a
+    general ``reduce`` (it should be associative and commutative: XLA may reduce in any order).
+    """
+    from xtrace._src.tree_util import tree_unflatten
+    from xtrace._src.prims.control_flow import stage_reducer
+    from xtrace._src.prims.elementwise import convert_element_type
+    xs, inits, tree = _flat_pairs("reduce", operands, init_values)
+    dims = tuple(int(d) for d in dimensions)
+    op = monoid_op(computation, inits)
+    if op is not None:
+        a, ia = get_aval(xs[0]), get_aval(inits[0])
+        out = _MONOID_REDUCERS[op](xs[0], dims)
+        weak = a.weak_type and ia.weak_type
+        return tree_unflatten(tree, [convert_element_type(out, a.dtype, weak)])
+    jaxpr = stage_reducer(computation, tree, [get_aval(i).update(weak_type=False)
+                                              for i in inits], "reduce computation")
+    dims = tuple(sorted(check_axes("reduce", dims, get_aval(xs[0]).ndim)))
+    return tree_unflatten(tree, reduce_p.bind(*xs, *inits, jaxpr=jaxpr, dimensions=dims))
 
 
 # ---- argmax / argmin ----
@@ -236,6 +346,7 @@ cumsum_p, cumsum = _cumulative("cumsum", "add", NUM)
 cumprod_p, cumprod = _cumulative("cumprod", "mul", NUM)
 cummax_p, cummax = _cumulative("cummax", "max", ANY)
 cummin_p, cummin = _cumulative("cummin", "min", ANY)
+cumlogsumexp_p, cumlogsumexp = _cumulative("cumlogsumexp", "logaddexp", FLOAT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,7 +426,7 @@ def _cum_composite(op, x, axis, reverse):
     a = get_aval(x)
     n = a.shape[axis]
     ident = np.asarray(identity_value(op, a.dtype), a.dtype)[()]
-    fn = {"mul": lax.mul, "max": lax.max, "min": lax.min}[op]
+    fn = {"mul": lax.mul, "max": lax.max, "min": lax.min, "logaddexp": _logaddexp}[op]
     shift = 1
     while shift < n:
         cfg = [(0, 0, 0)] * a.ndim
@@ -341,6 +452,57 @@ def _cum_jvp(op, prim):
 cumprod_p.jvp = _cum_jvp("mul", cumprod_p)
 cummax_p.jvp = _cum_jvp("max", cummax_p)
 cummin_p.jvp = _cum_jvp("min", cummin_p)
+cumlogsumexp_p.jvp = _cum_jvp("logaddexp", cumlogsumexp_p)
+
+
+def _logaddexp(x, y):
+    from xtrace._src import lax
+    delta = lax.sub(x, y)
+    soft = lax.add(lax.max(x, y), lax.log1p(lax.exp(lax.neg(lax.abs(delta)))))
+    return lax.select(lax.ne(delta, delta), lax.add(x, y), soft)
+
+
+def _generic_reduce_jvp(primals, tangents, *, jaxpr, dimensions):
+    # JAX's rule: the reduced axes flattened to the front, then halved repeatedly with the
+    # computation (vmapped over the rest) under jvp.
+    from xtrace._src import api, lax
+    from xtrace._src.jaxpr_util import eval_closed
+    n = len(primals) // 2
+    xs, inits = list(primals[:n]), list(primals[n:])
+    if any(not isinstance(t, Zero) for t in tangents[n:]):
+        raise NotImplementedError("Gradient of general lax.reduce with non-zero tangents for "
+                                  "initial values to reduction not implemented")
+    shape = get_aval(xs[0]).shape
+    kept = _kept_dims(len(shape), dimensions)
+    size = int(np.prod([shape[d] for d in dimensions], dtype=np.int64))
+    new_shape = (size,) + tuple(shape[d] for d in kept)
+    perm = tuple(dimensions) + kept
+    flat = lambda v: lax.reshape(v, new_shape, perm)
+    ts = [t if isinstance(t, Zero) else flat(t) for t in tangents[:n]]
+    reducer = lambda *a: eval_closed(jaxpr, *a)
+    for _ in range(len(kept) + 1):
+        reducer = api.vmap(reducer)
+
+    def tree_reduce(*vs):
+        vs = list(vs)
+        while vs[0].shape[0] > 1:
+            m = vs[0].shape[0]
+            h = (m + 1) // 2
+            lo = [lax.slice_in_dim(v, 0, h) for v in vs]
+            hi = [lax.slice_in_dim(v, h, m) for v in vs]
+            if m - h != h:
+                cfg = [(0, 1, 0)] + [(0, 0, 0)] * len(kept)
+                hi = [lax.pad(v, i, cfg) for v, i in zip(hi, inits)]
+            vs = list(reducer(*lo, *hi))
+        if vs[0].shape[0] == 0:
+            return [lax.full(new_shape[1:], i) for i in inits]
+        return [lax.squeeze(v, (0,)) for v in vs]
+
+    outs, touts = ad.jvp_flat(tree_reduce, [flat(x) for x in xs], ts)
+    return outs, touts
+
+
+reduce_p.jvp = _generic_reduce_jvp
 
 
 # ---------------------------------------------------------------------------------------------
@@ -374,5 +536,18 @@ def _cum_batch(prim):
 for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p,
            reduce_xor_p, argmax_p, argmin_p):
     _p.batch = _reduce_batch(_p)
-for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p):
+for _p in (cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p):
     _p.batch = _cum_batch(_p)
+
+
+def _generic_reduce_batch(axis, vals, dims, *, jaxpr, dimensions):
+    n = len(vals) // 2
+    if any(d is not None for d in dims[n:]):
+        raise NotImplementedError("vmap of lax.reduce over batched init values is not "
+                                  "implemented (as in JAX)")
+    xs = [batching.bdim_at_front(x, d, axis.size) for x, d in zip(vals[:n], dims[:n])]
+    outs = reduce_p.bind(*xs, *vals[n:], jaxpr=jaxpr, dimensions=tuple(d + 1 for d in dimensions))
+    return outs, [0] * n
+
+
+reduce_p.batch = _generic_reduce_batch

@@ -183,6 +183,45 @@ def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
     return tuple(outs)
 
 
+def _approx_k(name: str, is_max: bool, operand, k, reduction_dimension, aggregate_to_topk):
+    from xtrace._src.prims.structural import broadcasted_iota, slice_in_dim
+    x, = lax_args(operand)
+    a = get_aval(x)
+    k = operator.index(k)
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    if a.ndim == 0:
+        raise TypeError(f"approx_top_k operand must have >= 1 dimension, got {a.shape}")
+    if kind(a.dtype) != "float":
+        raise ValueError(f"operand must be a floating type, got {a.dtype.name}")
+    d = check_axis(name, operator.index(reduction_dimension), a.ndim)
+    if a.shape[d] < k:
+        raise ValueError(f"k must be smaller than the size of reduction_dim {a.shape[d]}, "
+                         f"got {k}")
+    keep = k if aggregate_to_topk else a.shape[d]
+    if is_max:
+        return top_k(x, keep, axis=d)
+    vals, idx = sort((x, broadcasted_iota(dtypes.int32, a.shape, d)), dimension=d, num_keys=1)
+    return slice_in_dim(vals, 0, keep, 1, d), slice_in_dim(idx, 0, keep, 1, d)
+
+
+def approx_max_k(operand: Any, k: int, reduction_dimension: int = -1,
+                 recall_target: float = 0.95, reduction_input_size_override: int = -1,
+                 aggregate_to_topk: bool = True) -> tuple[Any, Any]:
+    """The ``k`` largest values along ``reduction_dimension`` and their int32 indices, largest
+    first. Exact here (JAX's result on CPU; ``recall_target`` only matters on TPU); without
+    ``aggregate_to_topk`` the whole dimension comes back, sorted."""
+    return _approx_k("approx_max_k", True, operand, k, reduction_dimension, aggregate_to_topk)
+
+
+def approx_min_k(operand: Any, k: int, reduction_dimension: int = -1,
+                 recall_target: float = 0.95, reduction_input_size_override: int = -1,
+                 aggregate_to_topk: bool = True) -> tuple[Any, Any]:
+    """The ``k`` smallest values along ``reduction_dimension`` and their int32 indices,
+    smallest first (NaN last); exact, as ``approx_max_k``."""
+    return _approx_k("approx_min_k", False, operand, k, reduction_dimension, aggregate_to_topk)
+
+
 # ---------------------------------------------------------------------------------------------
 # Differentiation rules: sorting permutes, so tangents are gathered with the permutation (the
 # sort of an iota carried along with the operands); top_k gathers them at its indices. The

@@ -2,7 +2,8 @@
 concatenate, pad, slice, dynamic_slice and dynamic_update_slice."""
 from __future__ import annotations
 
-from typing import Sequence
+import builtins
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -389,11 +390,14 @@ def _wrap_negative(idx, shape):
     return out
 
 
-def dynamic_slice(x, start_indices: Sequence, slice_sizes: Sequence[int]):
-    """Slice of ``slice_sizes`` at ``start_indices`` (negative ones count from the end once;
-    then clamped so the slice fits, as in JAX)."""
+def dynamic_slice(x, start_indices: Sequence, slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool = True):
+    """Slice of ``slice_sizes`` at ``start_indices`` (negative ones count from the end once
+    unless ``allow_negative_indices`` is False; then clamped so the slice fits, as in JAX)."""
     x, = lax_args(x)
-    idx = _wrap_negative(_index_args(start_indices), get_aval(x).shape)
+    idx = _index_args(start_indices)
+    if allow_negative_indices:
+        idx = _wrap_negative(idx, get_aval(x).shape)
     return dynamic_slice_p.bind(x, *idx, slice_sizes=_ints(slice_sizes, "slice_sizes"))
 
 
@@ -411,12 +415,188 @@ dynamic_update_slice_p = define(
     lambda ctx, x, u, *idx: ctx.op1("stablehlo.dynamic_update_slice", [x, u, *idx]))
 
 
-def dynamic_update_slice(x, update, start_indices: Sequence):
+def dynamic_update_slice(x, update, start_indices: Sequence, *,
+                         allow_negative_indices: bool = True):
     """``x`` with ``update`` written at ``start_indices`` (negative ones count from the end
-    once; then clamped so the update fits, as in JAX)."""
+    once unless ``allow_negative_indices`` is False; then clamped so the update fits, as in
+    JAX)."""
     x, update = lax_args(x, update)
-    idx = _wrap_negative(_index_args(start_indices), get_aval(x).shape)
+    idx = _index_args(start_indices)
+    if allow_negative_indices:
+        idx = _wrap_negative(idx, get_aval(x).shape)
     return dynamic_update_slice_p.bind(x, update, *idx)
+
+
+# ---- convenience wrappers (no primitives of their own) ----
+def _shape_arg(shape, fname: str) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    out = _ints(shape, f"{fname}: shape")
+    if any(d < 0 for d in out):
+        raise ValueError(f"{fname}: negative dimensions are not allowed, got shape {out}")
+    return out
+
+
+def full(shape: Sequence[int], fill_value: Any, dtype: Any = None, *, sharding: Any = None):
+    """An array of ``shape`` filled with the scalar ``fill_value`` (cast to ``dtype`` if
+    given; otherwise its own dtype, weakly typed for Python scalars)."""
+    from xtrace._src.prims.elementwise import convert_element_type
+    shape = _shape_arg(shape, "full")
+    fa = get_aval(fill_value)
+    if fa.shape:
+        raise TypeError(f"full must be called with scalar fill_value, got fill_value.shape "
+                        f"{fa.shape}.")
+    dt, weak = (fa.dtype, fa.weak_type) if dtype is None else (
+        dtypes.canonicalize_dtype(dtype), False)
+    return broadcast(convert_element_type(fill_value, dt, weak), shape)
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Sequence[int] | None = None,
+              sharding: Any = None):
+    """An array like ``x`` (its shape and dtype unless ``shape``/``dtype`` are given) filled
+    with ``fill_value``; it is weakly typed when ``x`` is and no ``dtype`` is given."""
+    from xtrace._src.prims.elementwise import convert_element_type
+    xa = get_aval(x)
+    dt = xa.dtype if dtype is None else dtypes.canonicalize_dtype(dtype)
+    out = full(xa.shape if shape is None else shape, fill_value, dt)
+    if dtype is None and xa.weak_type:
+        out = convert_element_type(out, dt, True)
+    return out
+
+
+def empty(shape: Sequence[int], dtype: Any, *, out_sharding: Any = None):
+    """An array of ``shape`` and ``dtype`` whose values are unspecified (zeros here: XLA has
+    no uninitialized memory)."""
+    return full(shape, 0, dtype)
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """The shape NumPy broadcasting gives ``shapes`` (ValueError if they are incompatible)."""
+    if not shapes:
+        raise TypeError("broadcast_shapes: at least one shape is required")
+    shapes = [_ints(s, "broadcast_shapes: shape") for s in shapes]
+    try:
+        return tuple(int(d) for d in np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ValueError(f"Incompatible shapes for broadcasting: shapes={list(shapes)}") from None
+
+
+def broadcast_like(arr, like_arr):
+    """``arr`` broadcast (numpy-style, leading dimensions added) to the shape of ``like_arr``."""
+    arr, = lax_args(arr)
+    a, target = get_aval(arr).shape, get_aval(like_arr).shape
+    out = broadcast_shapes(a, target)
+    if out != tuple(target):
+        raise ValueError(f"broadcast_like: cannot broadcast shape {a} to shape {target}")
+    dims = tuple(range(len(target) - len(a), len(target)))
+    return broadcast_in_dim(arr, target, dims)
+
+
+def tile(operand, reps: Sequence[int]):
+    """``operand`` repeated ``reps[i]`` times along each dimension ``i``."""
+    operand, = lax_args(operand)
+    reps = _ints(reps, "tile: reps")
+    shape = get_aval(operand).shape
+    if len(reps) != len(shape):
+        raise TypeError(f"reps length must be equal to the ndim of x, got len(reps)="
+                        f"{len(reps)} and x.ndim={len(shape)}.")
+    wide = tuple(d for r, n in zip(reps, shape) for d in (r, n))
+    y = broadcast_in_dim(operand, wide, tuple(range(1, 2 * len(shape), 2)))
+    return reshape(y, tuple(r * n for r, n in zip(reps, shape)))
+
+
+def split(operand, sizes: Sequence[int], axis: int = 0) -> list:
+    """Pieces of ``operand`` along ``axis`` of the given ``sizes`` (which sum to its size)."""
+    operand, = lax_args(operand)
+    sizes = _ints(sizes, "split: sizes")
+    shape = get_aval(operand).shape
+    axis = check_axes("split", (int(axis),), len(shape))[0]
+    if any(s < 0 for s in sizes):
+        raise ValueError(f"Sizes passed to split must be nonnegative, got {list(sizes)}")
+    if sum(sizes) != shape[axis]:
+        raise ValueError(f"Sum of sizes {sum(sizes)} must be equal to dimension {axis} of the "
+                         f"operand shape {list(shape)}")
+    starts = np.cumsum((0,) + sizes)
+    return [slice_in_dim(operand, int(a), int(b), 1, axis)
+            for a, b in zip(starts[:-1], starts[1:])]
+
+
+def stack(operands: Sequence, axis: int = 0):
+    """Join arrays of one shape along a new dimension ``axis``."""
+    ops = lax_args(*operands)
+    if not ops:
+        raise ValueError("stack: need at least one array to stack")
+    nd = get_aval(ops[0]).ndim + 1
+    axis = check_axes("stack", (int(axis),), nd)[0]
+    return concatenate([expand_dims(o, (axis,)) for o in ops], axis)
+
+
+def unstack(x, axis: int = 0) -> tuple:
+    """The slices of ``x`` along ``axis``, as a tuple (the inverse of ``stack``)."""
+    x, = lax_args(x)
+    shape = get_aval(x).shape
+    axis = check_axes("unstack", (int(axis),), len(shape))[0]
+    return tuple(index_in_dim(x, i, axis, keepdims=False) for i in range(shape[axis]))
+
+
+def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
+    """``operand`` with dimensions ``[start_dimension, stop_dimension)`` merged into one
+    (row-major)."""
+    operand, = lax_args(operand)
+    shape = get_aval(operand).shape
+    lo, hi, _ = builtins.slice(start_dimension, stop_dimension).indices(len(shape))
+    if hi < lo:
+        raise ValueError(f"Invalid dimension range passed to collapse: {shape}"
+                         f"[{start_dimension}:{stop_dimension}]")
+    size = int(np.prod(shape[lo:hi], dtype=np.int64))
+    return reshape(operand, shape[:lo] + (size,) + shape[hi:])
+
+
+def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0, *,
+                         allow_negative_indices: bool = True):
+    """``dynamic_slice`` of ``slice_size`` elements from ``start_index`` along ``axis``."""
+    operand, = lax_args(operand)
+    shape = get_aval(operand).shape
+    axis = check_axes("dynamic_slice_in_dim", (int(axis),), len(shape))[0]
+    starts = [0] * len(shape)
+    starts[axis] = start_index
+    sizes = list(shape)
+    sizes[axis] = int(slice_size)
+    return dynamic_slice(operand, starts, sizes, allow_negative_indices=allow_negative_indices)
+
+
+def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True, *,
+                         allow_negative_indices: bool = True):
+    """Element ``index`` along ``axis`` (a size-1 dimension unless ``keepdims`` is False)."""
+    out = dynamic_slice_in_dim(operand, index, 1, axis,
+                               allow_negative_indices=allow_negative_indices)
+    if keepdims:
+        return out
+    return squeeze(out, (axis % get_aval(out).ndim,))
+
+
+def dynamic_update_slice_in_dim(operand, update, start_index, axis: int, *,
+                                allow_negative_indices: bool = True):
+    """``dynamic_update_slice`` of ``update`` at ``start_index`` along ``axis``."""
+    operand, = lax_args(operand)
+    nd = get_aval(operand).ndim
+    axis = check_axes("dynamic_update_slice_in_dim", (int(axis),), nd)[0]
+    starts = [0] * nd
+    starts[axis] = start_index
+    return dynamic_update_slice(operand, update, starts,
+                                allow_negative_indices=allow_negative_indices)
+
+
+def dynamic_update_index_in_dim(operand, update, index, axis: int, *,
+                                allow_negative_indices: bool = True):
+    """Write ``update`` at ``index`` along ``axis`` (``update`` may lack that dimension)."""
+    operand, update = lax_args(operand, update)
+    nd = get_aval(operand).ndim
+    axis = check_axes("dynamic_update_index_in_dim", (int(axis),), nd)[0]
+    if get_aval(update).ndim == nd - 1:
+        update = expand_dims(update, (axis,))
+    return dynamic_update_slice_in_dim(operand, update, index, axis,
+                                       allow_negative_indices=allow_negative_indices)
 
 
 # ---------------------------------------------------------------------------------------------
