@@ -555,7 +555,8 @@ def _slogdet_jvp(impl, primals, tangents):
     x, = primals
     g, = tangents
     sign, ans = impl(x)
-    ans_dot = _sum(_diag_of(_solve_core(x, g)), -1)
+    lu_, _, perm = _lu_impl(x)
+    ans_dot = _sum(_diag_of(_lu_solve(lu_, perm, g)), -1)
     return (sign, ans), _slogdet_tangents(x, sign, ans_dot)
 
 
