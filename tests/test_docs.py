@@ -19,8 +19,9 @@ RUN_MARKER = "<!-- test: run the python blocks -->"
 # Pages whose snippets run: every page carrying the marker (these three at least).
 RUNNABLE = sorted(p.name for p in DOCS.glob("*.md") if RUN_MARKER in p.read_text())
 REQUIRED_RUNNABLE = {"quickstart.md", "transformations.md", "sharp_edges.md"}
-API_MODULES = ["xtrace", "xtrace.numpy", "xtrace.numpy.linalg", "xtrace.lax", "xtrace.random",
-               "xtrace.nn", "xtrace.nn.initializers", "xtrace.tree_util", "xtrace.distributed"]
+API_MODULES = ["xtrace", "xtrace.numpy", "xtrace.numpy.linalg", "xtrace.lax",
+               "xtrace.lax.linalg", "xtrace.random", "xtrace.nn", "xtrace.nn.initializers",
+               "xtrace.tree_util", "xtrace.distributed"]
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
