@@ -738,8 +738,7 @@ def _pinv_impl(a, rtol, hermitian: bool):
         rtol = np.asarray(10.0 * builtins.max(m, n) * np.finfo(rdt).eps, rdt)
     rtol = lax.convert_element_type(_arr(rtol), rdt)
     u, s, vh = svd(a, full_matrices=False, hermitian=hermitian)
-    for _ in range(s.ndim - rtol.ndim):
-        rtol = _expand(rtol, rtol.ndim)
+    rtol = _expand(rtol, rtol.ndim)  # (..., 1): a per-matrix rtol broadcasts from the right
     cutoff = _uf.multiply(rtol, s[..., 0:1])
     s = lax.convert_element_type(_where(s > cutoff, s, np.inf), a.dtype)
     return _mm(lax.transpose(vh, tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2)),
