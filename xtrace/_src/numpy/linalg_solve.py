@@ -28,8 +28,9 @@ from xtrace._src.custom_derivatives import custom_jvp
 from xtrace._src.jit import jit
 from xtrace._src.numpy import ufuncs as _uf
 from xtrace._src.numpy.core import broadcast_shapes, broadcast_to
-from xtrace._src.numpy.linalg import (_H, _arr, _diag_of, _expand, _eye_like, _linalg_operand,
-                                      _mm, _promote, _real_dtype, matmul, norm, svd)
+from xtrace._src.numpy.linalg import (_H, _abs2, _arr, _diag_of, _expand, _eye_like,
+                                      _linalg_operand, _mm, _promote, _real_dtype, matmul, norm,
+                                      svd)
 from xtrace._src.numpy.reductions import _inexact_dtype
 from xtrace._src.prims.decompositions import cholesky as _lax_cholesky
 from xtrace._src.prims.decompositions import triangular_solve, tril, triu
@@ -237,12 +238,6 @@ def _geqrf_step(j, state):
     a = _where(cols == j, _expand(newcol, nd - 1), a)
     taus = _where(lax.iota(dtypes.int32, k) == j, _expand(tau, nd - 2), taus)
     return a, taus
-
-
-def _abs2(x):
-    if dtypes.is_complex(get_aval(x).dtype):
-        return lax.add(lax.square(lax.real(x)), lax.square(lax.imag(x)))
-    return lax.square(x)
 
 
 def _geqrf_impl(a):
