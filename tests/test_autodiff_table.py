@@ -130,7 +130,8 @@ for _name, _cases in {**_elementwise_cases(), **_extra_cases()}.items():
     CASES[_name] = _cases + CASES.get(_name, [])
 HELPERS_EXTRA = {"convert_element_type": {"real"}, "custom_vjp_call": {"sin", "mul"}, "real": {"complex"}, "imag": {"complex", "mul"}, "complex": {"real", "imag"},
                  "conj": {"complex", "imag", "sin"}, "select_n": {"gt"},
-                 "fft": {"complex", "real", "imag", "slice"}}
+                 "fft": {"complex", "real", "imag", "slice"},
+                 "cholesky": {"add", "mul", "select_n"}}
 # Primitives whose derivative is not defined by a rule here (yet), with the reason.
 NO_RULE_YET: dict[str, str] = {}
 FORWARD_ONLY = {"while", "reduce_window"}  # reverse mode of these is an error, as in JAX

@@ -1,13 +1,22 @@
-"""``xtrace.numpy.linalg``: the norms, products and decompositions of ``numpy.linalg``.
+"""``xtrace.numpy.linalg``: the norms, products, decompositions and solvers of ``numpy.linalg``
+with ``jax.numpy.linalg``'s semantics.
 
 ``svd``/``svdvals`` and ``eigh``/``eigvalsh`` are Jacobi methods written with lax primitives
-(any backend, jit, vmap and grad); the matrix norms ord=2, -2 and 'nuc' use them. Other
-decompositions and solvers (eig, qr, cholesky, solve, inv, det, ...) are not provided yet.
+(any backend, jit, vmap and grad); the matrix norms ord=2, -2 and 'nuc' use them. ``cholesky``
+is StableHLO's op; ``solve``, ``inv``, ``det`` and ``slogdet`` use LU with partial pivoting and
+``qr`` Householder reflections, both lax loops (LAPACK's conventions, so NumPy's signs), with
+StableHLO's ``triangular_solve``; ``lstsq``, ``pinv``, ``matrix_rank`` and ``cond`` the SVD.
+All take stacks of matrices and work under jit, vmap and grad (JAX's derivative rules).
+``eig``/``eigvals`` (general, non-Hermitian eigenproblems) are not provided.
 """
 from xtrace._src.numpy.linalg import (EighResult, SVDResult, _diagonal,  # noqa: F401
                                       cross as _cross, eigh, eigvalsh, matmul, matrix_norm,
                                       matrix_transpose, norm, outer, svd, svdvals, tensordot,
                                       trace as _trace, vecdot, vector_norm)
+from xtrace._src.numpy.linalg_solve import (QRResult, SlogdetResult, cholesky, cond,  # noqa: F401
+                                            det, inv, linalg_qr as qr, lstsq, matrix_power,
+                                            matrix_rank, multi_dot, pinv, slogdet, solve,
+                                            tensorinv, tensorsolve)
 
 
 def trace(x, /, *, offset: int = 0, dtype=None):
@@ -32,4 +41,6 @@ def cross(x1, x2, /, *, axis: int = -1):
 
 __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "matrix_transpose", "outer",
            "tensordot", "vecdot", "trace", "diagonal", "cross", "svd", "svdvals", "eigh",
-           "eigvalsh", "SVDResult", "EighResult"]
+           "eigvalsh", "SVDResult", "EighResult", "cholesky", "qr", "solve", "inv", "det",
+           "slogdet", "lstsq", "pinv", "matrix_power", "matrix_rank", "multi_dot", "cond",
+           "tensorinv", "tensorsolve", "QRResult", "SlogdetResult"]
