@@ -107,7 +107,8 @@ def main():
 
     env = {"r": r, "np": np, "K": r.PRNGKey(0), "KS": r.split(r.PRNGKey(42), 3),
            "jit": jax.jit, "vmap": jax.vmap, "grad": jax.grad}
-    out = {"jax_version": jax.__version__, "cases": {}}
+    from jaxlib import version
+    out = {"jax_version": jax.__version__, "jaxlib_version": version.__version__, "cases": {}}
     for name, expr, rtol in CASES:
         out["cases"][name] = {"expr": expr, "rtol": rtol, **_encode(eval(expr, dict(env)), rtol)}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
