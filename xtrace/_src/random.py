@@ -225,8 +225,17 @@ def key_data(keys: Any) -> Array:
     return _check_key("key_data", keys, allow_batched=True)
 
 
-def wrap_key_data(key_bits_array: Any) -> Array:
-    """Make a key from raw ``uint32[..., 2]`` data (the identity after validation)."""
+def wrap_key_data(key_bits_array: Any, *, impl: Any = None, dtype: Any = None) -> Array:
+    """Make a key from raw ``uint32[..., 2]`` data (the identity after validation). ``impl``
+    (or ``dtype``, as in JAX) may name the PRNG, which must be ``'threefry2x32'``."""
+    if dtype is not None:
+        if impl is not None:
+            raise ValueError("Cannot specify both `impl` and `dtype` arguments to "
+                             "wrap_key_data")
+        impl = dtype
+    if impl is not None and impl != "threefry2x32":
+        raise ValueError(f"wrap_key_data: xtrace implements only the 'threefry2x32' PRNG, got "
+                         f"impl={impl!r}")
     return _check_key("wrap_key_data", key_bits_array, allow_batched=True)
 
 
@@ -423,7 +432,8 @@ def _run_predrawn(impl, w1, w2, *args):
 class _Sampler:
     """A sampler ``impl(key, *args)`` (args at ``static_argnums`` static) with its eager
     ``plan(key, *args) -> [(key, draw_shape), ...]``: the keys and shapes of its draws, in
-    the order in which ``impl`` makes them."""
+    the order in which ``impl`` makes them. Without a plan (``plan=None``: samplers whose
+    draws depend on the values, such as rejection loops) every call runs ``impl`` under jit."""
 
     def __init__(self, impl, static_argnums: tuple[int, ...], plan):
         self.impl, self.plan = impl, plan
@@ -432,7 +442,7 @@ class _Sampler:
                              static_argnums=tuple(i + 1 for i in static_argnums))
 
     def __call__(self, key, *args):
-        if _tracing(key, *args):
+        if self.plan is None or _tracing(key, *args):
             return self.traced(key, *args)
         draws = self.plan(key, *args)
         if draws:
