@@ -153,7 +153,7 @@ def test_svd_errors():
 def test_eigh_matches_numpy(dtype, shape):
     a = _rand(*shape, dtype=dtype)  # not Hermitian: only the chosen triangle is read
     for uplo in ("L", "U"):
-        w, v = (np.asarray(x) for x in xla.eigh(a, UPLO=uplo))
+        w, v = (np.asarray(x) for x in xla.eigh(a, UPLO=uplo, symmetrize_input=False))
         want = np.linalg.eigvalsh(a, UPLO=uplo)
         scale = np.abs(want).max()
         np.testing.assert_allclose(w, want, atol=30 * EPS32 * scale)
@@ -163,14 +163,15 @@ def test_eigh_matches_numpy(dtype, shape):
         np.testing.assert_allclose(h @ v, v * w[..., None, :], atol=30 * EPS32 * scale)
         np.testing.assert_allclose(_H(v) @ v, np.broadcast_to(np.eye(shape[-1]), v.shape),
                                    atol=30 * EPS32)
-    np.testing.assert_allclose(xla.eigvalsh(a, UPLO="U"), np.linalg.eigvalsh(a, UPLO="U"),
-                               atol=30 * EPS32 * scale)
+    np.testing.assert_allclose(xla.eigvalsh(a, UPLO="U", symmetrize_input=False),
+                               np.linalg.eigvalsh(a, UPLO="U"), atol=30 * EPS32 * scale)
 
 
 def test_eigh_symmetrize_empty_float64(x64):
     a = RNG.standard_normal((5, 5))
-    w, v = xla.eigh(a, symmetrize_input=True)
+    w, v = xla.eigh(a)  # JAX's default: symmetrized
     np.testing.assert_allclose(w, np.linalg.eigvalsh((a + a.T) / 2), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(xla.eigvalsh(a), w, rtol=1e-13, atol=1e-13)
     assert w.dtype == np.float64
     w, v = xla.eigh(np.zeros((2, 0, 0)))
     assert w.shape == (2, 0) and v.shape == (2, 0, 0)
@@ -273,6 +274,9 @@ def test_grad_of_eigh(x64):
     got = xtrace.grad(lambda m: f(m, lambda z: xla.eigh(z, symmetrize_input=True)))(h)
     want = _fd_grad(lambda m: f((m + m.T) / 2, np.linalg.eigh), h)
     np.testing.assert_allclose(got, want, atol=1e-6)
-    got = xtrace.grad(lambda m: (xla.eigvalsh(m) ** 3).sum())(h)  # reads the lower triangle
-    want = _fd_grad(lambda m: (np.linalg.eigvalsh(m) ** 3).sum(), h)
+    got = xtrace.grad(lambda m: (xla.eigvalsh(m, symmetrize_input=False) ** 3).sum())(h)
+    want = _fd_grad(lambda m: (np.linalg.eigvalsh(m) ** 3).sum(), h)  # the lower triangle
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    got = xtrace.grad(lambda m: (xla.eigvalsh(m) ** 3).sum())(h)  # symmetrized, as JAX
+    want = _fd_grad(lambda m: (np.linalg.eigvalsh((m + m.T) / 2) ** 3).sum(), h)
     np.testing.assert_allclose(got, want, atol=1e-6)

@@ -1339,11 +1339,11 @@ def _check_uplo(name, uplo):
     return uplo
 
 
-def eigh(a, UPLO: str | None = None, symmetrize_input: bool = False) -> EighResult:
+def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True) -> EighResult:
     """Eigenvalues (ascending, real) and eigenvectors (columns) of a Hermitian matrix or stack
-    of them, as ``numpy.linalg.eigh``: only the lower (``UPLO='L'``, the default) or upper
-    (``'U'``) triangle is read. ``symmetrize_input=True`` uses ``(a + a^H) / 2`` instead (JAX's
-    default), which also makes the gradient symmetric."""
+    of them. As in JAX, ``symmetrize_input=True`` (the default) uses ``(a + a^H) / 2``, which
+    also makes the gradient symmetric; ``False`` reads only the lower (``UPLO='L'``, the
+    default) or upper (``'U'``) triangle, as ``numpy.linalg.eigh`` does."""
     a = _linalg_operand("eigh", a, square=True)
     uplo = _check_uplo("eigh", "L" if UPLO is None else UPLO)
     w, v = _eigh_jit(_hermitian(a, uplo=uplo, symmetrize=bool(symmetrize_input)),
@@ -1351,11 +1351,13 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = False) -> EighResu
     return EighResult(w, v)
 
 
-def eigvalsh(a, UPLO: str = "L") -> Array:
-    """Eigenvalues (ascending, real) of a Hermitian matrix or stack of them, reading the
-    ``UPLO`` triangle (``numpy.linalg.eigvalsh``)."""
+def eigvalsh(a, UPLO: str | None = "L", *, symmetrize_input: bool = True) -> Array:
+    """Eigenvalues (ascending, real) of a Hermitian matrix or stack of them; ``UPLO`` and
+    ``symmetrize_input`` as in ``eigh`` (JAX's defaults: the input is symmetrized)."""
     a = _linalg_operand("eigvalsh", a, square=True)
-    return _eigh_jit(_hermitian(a, uplo=_check_uplo("eigvalsh", UPLO)), compute_v=False)[0]
+    uplo = _check_uplo("eigvalsh", "L" if UPLO is None else UPLO)
+    return _eigh_jit(_hermitian(a, uplo=uplo, symmetrize=bool(symmetrize_input)),
+                     compute_v=False)[0]
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
