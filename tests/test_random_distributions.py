@@ -2,7 +2,7 @@
 distributions' statistics.
 
 ``test_matches_jax`` evaluates each expression recorded by
-``tests/data/record_random_distributions.py`` (JAX 0.10.2) with xtrace and compares: bit-exact
+``benchmarks/record_random_distributions.py`` (JAX 0.10.2) with xtrace and compares: bit-exact
 where the case's ``rtol`` is 0, within ``rtol`` (a few float32 ulps) otherwise (on jaxlib
 0.10.2; see ``_EXACT`` for other releases). The statistics
 tests use fixed keys, so they are deterministic; their tolerances are several standard errors.

@@ -2,9 +2,9 @@
 
 Run with a JAX installation (not xtrace's environment), from anywhere:
 
-    /work/venv-jax/bin/python tests/data/record_random_distributions.py
+    python benchmarks/record_random_distributions.py   # with JAX installed
 
-It writes ``random-distributions-answers.json`` next to itself: for each case, the Python
+It writes ``tests/data/random-distributions-answers.json``: for each case, the Python
 expression (evaluated by ``tests/test_random_distributions.py`` with ``r`` = xtrace.random),
 JAX's result (dtype, shape, values; for large bit-exact results a SHA-256 digest of the
 bytes and the first values) and the tolerance the test uses (``rtol`` 0 = bit-exact).
@@ -111,7 +111,7 @@ def main():
     out = {"jax_version": jax.__version__, "jaxlib_version": version.__version__, "cases": {}}
     for name, expr, rtol in CASES:
         out["cases"][name] = {"expr": expr, "rtol": rtol, **_encode(eval(expr, dict(env)), rtol)}
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "data",
                         "random-distributions-answers.json")
     with open(path, "w") as fh:
         json.dump(out, fh, indent=1)
