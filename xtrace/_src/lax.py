@@ -7,7 +7,10 @@ from xtrace._src.prims.elementwise import (  # noqa: F401
     mul, ne, neg, nextafter, polygamma, population_count, pow, real, rem, round, rsqrt, select,
     select_n,
     shift_left, shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, square, sub,
-    tan, tanh)
+    tan, tanh, zeta, bessel_i1e)
+from xtrace._src.lax_special import (  # noqa: F401
+    bessel_i0e, betainc, igamma, igamma_grad_a, igammac, random_gamma_grad,
+    regularized_incomplete_beta)
 from xtrace._src.prims.indexing import (  # noqa: F401
     GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, gather, scatter,
     scatter_add, scatter_max, scatter_min, scatter_mul)

@@ -1,0 +1,546 @@
+"""``jax.scipy.special``: special functions with SciPy's names, built from xtrace primitives.
+
+Arguments are promoted as JAX does (integers and bools become the default float, Python
+scalars are weak) and broadcast together. Eager calls of the iterative functions run as one
+compiled program; everything works under ``jit``, ``grad`` and ``vmap``.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+import xtrace.numpy as xnp
+from xtrace._src import core, dtypes, lax
+from xtrace._src.array import Array
+from xtrace._src.core import Tracer, get_aval
+from xtrace._src.custom_derivatives import custom_jvp
+from xtrace._src.nn import functions as _nn
+
+ArrayLike = Any
+
+logsumexp = _nn.logsumexp
+
+
+def promote_args_inexact(name: str, *args) -> list:
+    """Promote to one inexact dtype (ints and bools become the default float, Python scalars
+    stay weak) and broadcast to one shape."""
+    xs = []
+    for x in args:
+        if isinstance(x, (str, bytes)) or x is None:
+            raise TypeError(f"xtrace.scipy.special.{name}: expected an array or a number, got "
+                            f"{type(x).__name__}")
+        xs.append(x if isinstance(x, (Array, Tracer)) else xnp.asarray(x))
+    dt = xnp.result_type(*xs)
+    weak = builtins.all(get_aval(x).weak_type for x in xs)
+    if not dtypes.is_inexact(dt):
+        dt = dtypes.default_float()
+    out = []
+    for x in xs:
+        av = get_aval(x)
+        if av.dtype != dt or av.weak_type != weak:
+            x = lax.convert_element_type(x, dt, weak)
+        out.append(x)
+    return xnp.broadcast_arrays(*out) if len(out) > 1 else out
+
+
+def _real_only(name: str, x) -> None:
+    if dtypes.is_complex(get_aval(x).dtype):
+        raise ValueError(f"{name} does not support complex-valued inputs, got {get_aval(x).dtype}")
+
+
+def _k(x, v):
+    return np.asarray(v, get_aval(x).dtype)[()]
+
+
+def _float_dtype(name: str, x) -> np.dtype:
+    dt = get_aval(x).dtype
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{name}: x.dtype={dt} is not supported (float32 or float64 only)")
+    return dt
+
+
+# ---------------------------------------------------------------------------------------------
+# Gamma and beta functions
+
+
+def gammaln(x: ArrayLike) -> Array:
+    """``log|Gamma(x)|``."""
+    x, = promote_args_inexact("gammaln", x)
+    _real_only("gammaln", x)
+    return lax.lgamma(x)
+
+
+def gammasgn(x: ArrayLike) -> Array:
+    """The sign of ``Gamma(x)``: NaN at the poles (non-positive integers, -inf) and for NaN;
+    ``-1`` at ``-0``."""
+    x, = promote_args_inexact("gammasgn", x)
+    _real_only("gammasgn", x)
+    fl = xnp.floor(x)
+    neg = x < 0
+    nan = (neg & (x == fl)) | xnp.isnan(x)
+    minus = (neg & (xnp.fmod(fl, 2) != 0)) | ((x == 0) & xnp.signbit(x))
+    return xnp.where(nan, _k(x, np.nan), xnp.where(minus, _k(x, -1), _k(x, 1)))
+
+
+def loggamma(x: ArrayLike) -> Array:
+    """The principal branch of ``log(Gamma(x))``; for real ``x`` NaN where ``x <= 0``."""
+    x, = promote_args_inexact("loggamma", x)
+    _real_only("loggamma", x)
+    return xnp.where(x > 0, lax.lgamma(x), _k(x, np.nan))
+
+
+def gamma(x: ArrayLike) -> Array:
+    """``Gamma(x)`` for real ``x`` (NaN at the poles, ``+-inf`` at ``+-0``)."""
+    x, = promote_args_inexact("gamma", x)
+    _real_only("gamma", x)
+    return gammasgn(x) * xnp.exp(lax.lgamma(x))
+
+
+def betaln(a: ArrayLike, b: ArrayLike) -> Array:
+    """``log|B(a, b)|`` = ``gammaln(a) + gammaln(b) - gammaln(a + b)``."""
+    a, b = promote_args_inexact("betaln", a, b)
+    _real_only("betaln", a)
+    return lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+
+
+def beta(a: ArrayLike, b: ArrayLike) -> Array:
+    """The beta function ``Gamma(a) Gamma(b) / Gamma(a + b)``."""
+    a, b = promote_args_inexact("beta", a, b)
+    _real_only("beta", a)
+    sign = gammasgn(a) * gammasgn(b) * gammasgn(a + b)
+    return sign * xnp.exp(betaln(a, b))
+
+
+def betainc(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> Array:
+    """The regularized incomplete beta function ``I_x(a, b)`` (differentiable in ``x`` only)."""
+    a, b, x = promote_args_inexact("betainc", a, b, x)
+    _real_only("betainc", a)
+    return lax.betainc(a, b, x)
+
+
+def gammainc(a: ArrayLike, x: ArrayLike) -> Array:
+    """The regularized lower incomplete gamma function ``P(a, x)``."""
+    a, x = promote_args_inexact("gammainc", a, x)
+    _real_only("gammainc", a)
+    return lax.igamma(a, x)
+
+
+def gammaincc(a: ArrayLike, x: ArrayLike) -> Array:
+    """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``."""
+    a, x = promote_args_inexact("gammaincc", a, x)
+    _real_only("gammaincc", a)
+    return lax.igammac(a, x)
+
+
+def digamma(x: ArrayLike) -> Array:
+    """``psi(x) = d/dx log Gamma(x)``."""
+    x, = promote_args_inexact("digamma", x)
+    _real_only("digamma", x)
+    return lax.digamma(x)
+
+
+def polygamma(n: ArrayLike, x: ArrayLike) -> Array:
+    """The ``n``-th derivative of ``digamma``; ``n`` must have an integer dtype."""
+    n_dt = get_aval(n).dtype if isinstance(n, (Array, Tracer)) else np.asarray(n).dtype
+    if not np.issubdtype(n_dt, np.integer):
+        raise ValueError(f"Argument `n` to polygamma must be of integer type. Got dtype {n_dt}.")
+    n, x = promote_args_inexact("polygamma", n, x)
+    _real_only("polygamma", x)
+    return lax.polygamma(n, x)
+
+
+def factorial(n: ArrayLike, exact: bool = False) -> Array:
+    """``n!`` as a float, ``Gamma(n + 1)`` (0 for negative ``n``); ``exact=True`` is not
+    supported, as in JAX."""
+    if exact:
+        raise NotImplementedError("factorial with exact=True")
+    n, = promote_args_inexact("factorial", n)
+    return xnp.where(n < 0, _k(n, 0), xnp.exp(lax.lgamma(n + 1)))
+
+
+def comb(N: ArrayLike, k: ArrayLike, *, repetition: bool = False) -> Array:
+    """The number of combinations of ``N`` things taken ``k`` at a time, as a float (0 where
+    ``k > N``, ``k < 0`` or ``N < 0``); ``repetition=True`` counts multisets."""
+    N, k = promote_args_inexact("comb", N, k)
+    if repetition:
+        return xnp.where((k == 0) & (N >= 0), _k(N, 1), comb(N + k - 1, k))
+    ok = (k <= N) & (N >= 0) & (k >= 0)
+    sN, sk = xnp.where(ok, N, _k(N, 0)), xnp.where(ok, k, _k(k, 0))
+    out = xnp.exp(lax.lgamma(sN + 1) - lax.lgamma(sk + 1) - lax.lgamma(sN + 1 - sk))
+    return xnp.where(ok, out, _k(out, 0))
+
+
+def multigammaln(a: ArrayLike, d: int) -> Array:
+    """The log of the multivariate gamma function of dimension ``d`` (a Python int)."""
+    d = operator.index(d)
+    a, = promote_args_inexact("multigammaln", a)
+    dt = get_aval(a).dtype
+    const = np.asarray(0.25 * d * (d - 1) * math.log(math.pi), dt)[()]
+    offsets = np.arange(d, dtype=dt) / np.asarray(2, dt)
+    return xnp.sum(lax.lgamma(xnp.expand_dims(a, -1) - offsets), axis=-1) + const
+
+
+def _poch_impl(z, m):
+    return xnp.where(m == 0, _k(z, 1), gamma(z + m) / gamma(z))
+
+
+@custom_jvp
+def _poch(z, m):
+    return _poch_impl(z, m)
+
+
+@_poch.defjvp
+def _poch_jvp(primals, tangents):
+    z, m = primals
+    tz, tm = tangents
+    out = _poch(z, m)
+    dzm = lax.digamma(z + m)
+    return out, out * ((dzm - lax.digamma(z)) * tz + dzm * tm)
+
+
+def poch(z: ArrayLike, m: ArrayLike) -> Array:
+    """The rising factorial ``Gamma(z + m) / Gamma(z)`` (1 where ``m == 0``)."""
+    z, m = promote_args_inexact("poch", z, m)
+    _real_only("poch", z)
+    return _poch(z, m)
+
+
+# ---------------------------------------------------------------------------------------------
+# Error functions and the normal distribution
+
+
+def erf(x: ArrayLike) -> Array:
+    """The error function."""
+    x, = promote_args_inexact("erf", x)
+    return lax.erf(x)
+
+
+def erfc(x: ArrayLike) -> Array:
+    """The complementary error function ``1 - erf(x)``."""
+    x, = promote_args_inexact("erfc", x)
+    return lax.erfc(x)
+
+
+def erfinv(x: ArrayLike) -> Array:
+    """The inverse of ``erf`` on (-1, 1)."""
+    x, = promote_args_inexact("erfinv", x)
+    return lax.erf_inv(x)
+
+
+def erfcx(x: ArrayLike) -> Array:
+    """The scaled complementary error function ``exp(x**2) erfc(x)``, without overflow."""
+    x, = promote_args_inexact("erfcx", x)
+    _real_only("erfcx", x)
+    return _erfcx(x)
+
+
+def _erfcx_tail(x):
+    # The continued fraction exp(x^2) erfc(x) = (1/sqrt(pi)) / (x + 1/2/(x + 1/(x + 3/2/(x + ..
+    # evaluated bottom-up; accurate for x >= 2 with 40 levels.
+    t = x
+    for n in range(40, 0, -1):
+        t = x + _k(x, n / 2) / t
+    return _k(x, 1 / math.sqrt(math.pi)) / t
+
+
+@custom_jvp
+def _erfcx(x):
+    big = x > 2
+    direct = xnp.exp(x * x) * lax.erfc(xnp.where(big, _k(x, 0), x))
+    return xnp.where(big, _erfcx_tail(xnp.where(big, x, _k(x, 2))), direct)
+
+
+@_erfcx.defjvp
+def _erfcx_jvp(primals, tangents):
+    x, = primals
+    t, = tangents
+    y = _erfcx(x)
+    return y, t * (2 * x * y - _k(x, 2 / math.sqrt(math.pi)))
+
+
+def ndtr(x: ArrayLike) -> Array:
+    """The standard normal CDF."""
+    x = xnp.asarray(x)
+    _float_dtype("ndtr", x)
+    return _ndtr(x)
+
+
+def _ndtr(x):
+    w = x * _k(x, math.sqrt(0.5))
+    z = xnp.abs(w)
+    y = xnp.where(z < _k(x, math.sqrt(0.5)), 1 + lax.erf(w),
+                  xnp.where(w > 0, 2 - lax.erfc(z), lax.erfc(z)))
+    return _k(x, 0.5) * y
+
+
+def _norm_logpdf(x):
+    return _k(x, -0.5 * math.log(2 * math.pi)) - _k(x, 0.5) * x * x
+
+
+_LOG_NDTR_BOUNDS = {np.dtype(np.float64): (-20.0, 8.0), np.dtype(np.float32): (-10.0, 5.0)}
+
+
+def _log_ndtr_impl(x, series_order):
+    lower, upper = _LOG_NDTR_BOUNDS[get_aval(x).dtype]
+    above = x > upper
+    res = _ndtr(xnp.where(above, -x, xnp.maximum(x, _k(x, lower))))
+    # below the lower bound: log of the asymptotic series of Mills' ratio
+    xl = xnp.minimum(x, _k(x, lower))
+    x2 = xl * xl
+    total, power = xnp.ones_like(xl), x2
+    for n in range(1, series_order + 1):
+        term = _k(xl, math.prod(range(2 * n - 1, 0, -2))) / power
+        total = total - term if n % 2 else total + term
+        power = power * x2
+    low = _norm_logpdf(xl) - xnp.log(-xl) + xnp.log(total)
+    return xnp.where(above, -res, xnp.where(x > lower, xnp.log(res), low))
+
+
+def _log_ndtr_jvp(series_order, primals, tangents):
+    x, = primals
+    t, = tangents
+    ans = _log_ndtr(series_order, x)
+    return ans, t * xnp.exp(_norm_logpdf(x) - ans)
+
+
+_log_ndtr = custom_jvp(lambda series_order, x: _log_ndtr_impl(x, series_order),
+                       nondiff_argnums=(0,))
+_log_ndtr.defjvp(_log_ndtr_jvp)
+
+
+def log_ndtr(x: ArrayLike, series_order: int = 3) -> Array:
+    """``log(ndtr(x))``, accurate far into both tails (an asymptotic series of
+    ``series_order`` terms below the lower cut-off)."""
+    if not isinstance(series_order, int):
+        raise TypeError("series_order must be a Python integer.")
+    if series_order < 0:
+        raise ValueError("series_order must be non-negative.")
+    if series_order > 30:
+        raise ValueError("series_order must be <= 30.")
+    x = xnp.asarray(x)
+    _float_dtype("log_ndtr", x)
+    return _log_ndtr(series_order, x)
+
+
+def ndtri(p: ArrayLike) -> Array:
+    """The inverse of ``ndtr``: ``-inf`` at 0, ``inf`` at 1, NaN outside [0, 1]."""
+    p = xnp.asarray(p)
+    _float_dtype("ndtri", p)
+    return _ndtri(p)
+
+
+@_nn._compiled()
+def _ndtri(p):
+    # Central part: sqrt(2) erfinv(2p - 1). Tails (p or 1 - p below 0.02): Abramowitz & Stegun
+    # 26.2.23 as a start, then Newton steps on log_ndtr(x) = log(p), which stay accurate for
+    # tiny p.
+    q = xnp.minimum(p, 1 - p)
+    tail = q < _k(p, 0.02)
+    qs = xnp.where(tail & (q > 0), q, _k(p, 0.01))
+    t = xnp.sqrt(-2 * xnp.log(qs))
+    x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+          / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t))
+    log_q = xnp.log(qs)
+    for _ in range(4):
+        lnd = _log_ndtr_impl(x, 3)
+        x = x - (lnd - log_q) * xnp.exp(lnd - _norm_logpdf(x))
+    x = xnp.where(p > 0.5, -x, x)
+    central = _k(p, math.sqrt(2)) * lax.erf_inv(2 * p - 1)
+    out = xnp.where(tail, x, central)
+    out = xnp.where(p == 0, _k(p, -np.inf), xnp.where(p == 1, _k(p, np.inf), out))
+    return xnp.where((p < 0) | (p > 1) | xnp.isnan(p), _k(p, np.nan), out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Logistic functions, logs and entropies
+
+
+def expit(x: ArrayLike) -> Array:
+    """The logistic sigmoid ``1 / (1 + exp(-x))``."""
+    x, = promote_args_inexact("expit", x)
+    return lax.logistic(x)
+
+
+@custom_jvp
+def _logit(x):
+    return xnp.log(x / (1 - x))
+
+
+_logit.defjvps(lambda g, ans, x: g / (x * (1 - x)))
+
+
+def logit(x: ArrayLike) -> Array:
+    """The inverse of ``expit``: ``log(x / (1 - x))``."""
+    x, = promote_args_inexact("logit", x)
+    return _logit(x)
+
+
+def softmax(x: ArrayLike, /, *, axis: int | tuple[int, ...] | None = None) -> Array:
+    """``exp(x) / sum(exp(x), axis)`` (every axis by default, as SciPy does)."""
+    return _nn.softmax(x, axis=axis)
+
+
+def log_softmax(x: ArrayLike, /, *, axis: int | tuple[int, ...] | None = None) -> Array:
+    """``x - logsumexp(x, axis)`` (every axis by default, as SciPy does)."""
+    return _nn.log_softmax(x, axis=axis)
+
+
+@custom_jvp
+def _xlogy(x, y):
+    return xnp.where((x != 0) | xnp.isnan(y), x * xnp.log(y), xnp.zeros_like(x))
+
+
+@_xlogy.defjvp
+def _xlogy_jvp(primals, tangents):
+    x, y = primals
+    tx, ty = tangents
+    return _xlogy(x, y), tx * xnp.log(y) + ty * x / y
+
+
+def xlogy(x: ArrayLike, y: ArrayLike) -> Array:
+    """``x * log(y)``, 0 where ``x == 0`` (unless ``y`` is NaN)."""
+    x, y = promote_args_inexact("xlogy", x, y)
+    return _xlogy(x, y)
+
+
+@custom_jvp
+def _xlog1py(x, y):
+    return xnp.where((x != 0) | xnp.isnan(y), x * xnp.log1p(y), xnp.zeros_like(x))
+
+
+@_xlog1py.defjvp
+def _xlog1py_jvp(primals, tangents):
+    x, y = primals
+    tx, ty = tangents
+    return _xlog1py(x, y), tx * xnp.log1p(y) + ty * x / (1 + y)
+
+
+def xlog1py(x: ArrayLike, y: ArrayLike) -> Array:
+    """``x * log1p(y)``, 0 where ``x == 0`` (unless ``y`` is NaN)."""
+    x, y = promote_args_inexact("xlog1py", x, y)
+    return _xlog1py(x, y)
+
+
+@custom_jvp
+def _xlogx(x):
+    return _xlogy(x, x)
+
+
+_xlogx.defjvps(lambda g, ans, x: g * (xnp.log(x) + 1))
+
+
+def entr(x: ArrayLike) -> Array:
+    """The elementwise entropy ``-x log x`` (0 at 0, ``-inf`` for ``x < 0``)."""
+    x, = promote_args_inexact("entr", x)
+    _real_only("entr", x)
+    return xnp.where(x < 0, _k(x, -np.inf), -_xlogx(x))
+
+
+def rel_entr(p: ArrayLike, q: ArrayLike) -> Array:
+    """``p log(p / q)`` where both are positive, 0 where ``p == 0 <= q``, else ``inf``."""
+    p, q = promote_args_inexact("rel_entr", p, q)
+    _real_only("rel_entr", p)
+    both = (p > 0) & (q > 0)
+    sp, sq = xnp.where(both, p, _k(p, 1)), xnp.where(both, q, _k(q, 1))
+    val = _xlogx(sp) - _xlogy(sp, sq)
+    return xnp.where(both, val, xnp.where((p == 0) & (q >= 0), _k(p, 0), _k(p, np.inf)))
+
+
+def kl_div(p: ArrayLike, q: ArrayLike) -> Array:
+    """``p log(p / q) - p + q`` (``rel_entr(p, q) - p + q``)."""
+    p, q = promote_args_inexact("kl_div", p, q)
+    _real_only("kl_div", p)
+    return rel_entr(p, q) - p + q
+
+
+# ---------------------------------------------------------------------------------------------
+# Zeta, Bessel, Bernoulli
+
+
+def _bernoulli_exact(n: int) -> list[Fraction]:
+    b = [Fraction(0)] * (n + 1)
+    for m in range(n + 1):
+        b[m] = Fraction(1, 1) if m == 0 else -builtins.sum(
+            math.comb(m + 1, k) * b[k] for k in range(m)) / (m + 1)
+    return b
+
+
+_B = _bernoulli_exact(34)
+# (2j + 2)! / B_{2j + 2}: the Euler-Maclaurin tail's coefficients.
+_EM_COEFS = [float(math.factorial(2 * j + 2) / _B[2 * j + 2]) for j in range(16)]
+
+
+def _zeta_series(s, a):
+    """Hurwitz zeta by Euler-Maclaurin: N direct terms, the integral, and M tail terms."""
+    dt = get_aval(a).dtype
+    n = 8 if dt == np.float32 else 16
+    k = np.arange(n, dtype=dt)
+    se, ae = xnp.expand_dims(s, -1), xnp.expand_dims(a, -1)
+    direct = xnp.sum((ae + k) ** (-se), -1)
+    an = a + n
+    integral = an ** (1 - s) / (s - 1)
+    t0 = an ** (-s)
+    ratios = xnp.cumprod((se + np.arange(2 * n, dtype=dt)) / xnp.expand_dims(an, -1), -1)
+    ratios = xnp.minimum(ratios[..., ::2], _k(a, np.finfo(dt).max))
+    tail = t0 * (0.5 + xnp.sum(ratios / np.asarray(_EM_COEFS[:n], dt), -1))
+    return direct + integral + tail
+
+
+@custom_jvp
+def _zeta(x, q):
+    return lax.zeta(x, q)
+
+
+@_zeta.defjvp
+def _zeta_jvp(primals, tangents):
+    from xtrace._src.api import jvp
+    return jvp(_zeta_series, primals, tangents)
+
+
+def zeta(x: ArrayLike, q: ArrayLike | None = None) -> Array:
+    """The Hurwitz zeta function ``sum_k (q + k) ** -x``; ``q=None`` (Riemann zeta) is not
+    implemented, as in JAX."""
+    if q is None:
+        raise NotImplementedError("Riemann zeta function not implemented; pass q != None to "
+                                  "compute the Hurwitz Zeta function.")
+    x, q = promote_args_inexact("zeta", x, q)
+    _real_only("zeta", x)
+    return _zeta(x, q)
+
+
+def i0e(x: ArrayLike) -> Array:
+    """``exp(-|x|) I_0(x)``."""
+    x, = promote_args_inexact("i0e", x)
+    return lax.bessel_i0e(x)
+
+
+def i0(x: ArrayLike) -> Array:
+    """The modified Bessel function of the first kind of order 0."""
+    x, = promote_args_inexact("i0", x)
+    return xnp.exp(xnp.abs(x)) * lax.bessel_i0e(x)
+
+
+def i1e(x: ArrayLike) -> Array:
+    """``exp(-|x|) I_1(x)``."""
+    x, = promote_args_inexact("i1e", x)
+    return lax.bessel_i1e(x)
+
+
+def i1(x: ArrayLike) -> Array:
+    """The modified Bessel function of the first kind of order 1."""
+    x, = promote_args_inexact("i1", x)
+    return xnp.exp(xnp.abs(x)) * lax.bessel_i1e(x)
+
+
+def bernoulli(n: int) -> Array:
+    """The Bernoulli numbers ``B_0 ... B_n`` (``B_1 = -1/2``) in the default float dtype."""
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError("n must be a non-negative integer.")
+    b = _B[:n + 1] if n < len(_B) else _bernoulli_exact(n)
+    return xnp.asarray(np.array([float(v) for v in b]), dtype=dtypes.default_float())

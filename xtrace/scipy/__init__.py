@@ -1,0 +1,7 @@
+"""``xtrace.scipy``: SciPy's API on xtrace arrays (``special``, ``stats``), like ``jax.scipy``.
+
+Not imported by ``import xtrace``: ``import xtrace.scipy.special`` (or ``xtrace.scipy``) loads it.
+"""
+from xtrace.scipy import special, stats  # noqa: F401
+
+__all__ = ["special", "stats"]

@@ -1,0 +1,2 @@
+"""``xtrace.scipy.stats``: probability distributions (one module each, like
+``jax.scipy.stats``)."""
