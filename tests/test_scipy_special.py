@@ -165,6 +165,11 @@ def test_errors():
         xsp.log_ndtr(1.0, series_order=2.0)
     with pytest.raises(ValueError, match="30"):
         xsp.log_ndtr(1.0, series_order=31)
+    for wrt in (0, 1):
+        with pytest.raises(ValueError, match="not supported"):
+            xtrace.grad(xsp.betainc, argnums=wrt)(1.0, 2.0, 0.5)
+    with pytest.raises(ValueError, match="not supported"):
+        xtrace.jit(xtrace.grad(lambda a: xsp.betainc(a, 2.0, 0.5)))(1.0)
     with pytest.raises(ValueError, match="complex"):
         xsp.gammaln(xnp.ones(2, dtype=np.complex64))
     with pytest.raises(TypeError, match="float"):

@@ -27,6 +27,7 @@ CONT = [  # distribution, shape parameters, loc, scale, functions
 ]
 
 
+@pytest.mark.filterwarnings("ignore:jit-compiled function")  # one program per distribution
 @pytest.mark.parametrize("dist,shape,loc,scale,fns", CONT, ids=[c[0] for c in CONT])
 def test_continuous_against_scipy(dist, shape, loc, scale, fns):
     ref, mod, fns = getattr(ss, dist), getattr(xst, dist), fns.split()

@@ -24,6 +24,9 @@ from xtrace._src.nn import functions as _nn
 ArrayLike = Any
 
 logsumexp = _nn.logsumexp
+# Eager calls run as one compiled program (as JAX's jitted special functions do).
+_jit = _nn._compiled()
+_jit_static = _nn._compiled
 
 
 def promote_args_inexact(name: str, *args) -> list:
@@ -75,6 +78,7 @@ def gammaln(x: ArrayLike) -> Array:
     return lax.lgamma(x)
 
 
+@_jit
 def gammasgn(x: ArrayLike) -> Array:
     """The sign of ``Gamma(x)``: NaN at the poles (non-positive integers, -inf) and for NaN;
     ``-1`` at ``-0``."""
@@ -87,6 +91,7 @@ def gammasgn(x: ArrayLike) -> Array:
     return xnp.where(nan, _k(x, np.nan), xnp.where(minus, _k(x, -1), _k(x, 1)))
 
 
+@_jit
 def loggamma(x: ArrayLike) -> Array:
     """The principal branch of ``log(Gamma(x))``; for real ``x`` NaN where ``x <= 0``."""
     x, = promote_args_inexact("loggamma", x)
@@ -94,6 +99,7 @@ def loggamma(x: ArrayLike) -> Array:
     return xnp.where(x > 0, lax.lgamma(x), _k(x, np.nan))
 
 
+@_jit
 def gamma(x: ArrayLike) -> Array:
     """``Gamma(x)`` for real ``x`` (NaN at the poles, ``+-inf`` at ``+-0``)."""
     x, = promote_args_inexact("gamma", x)
@@ -101,6 +107,7 @@ def gamma(x: ArrayLike) -> Array:
     return gammasgn(x) * xnp.exp(lax.lgamma(x))
 
 
+@_jit
 def betaln(a: ArrayLike, b: ArrayLike) -> Array:
     """``log|B(a, b)|`` = ``gammaln(a) + gammaln(b) - gammaln(a + b)``."""
     a, b = promote_args_inexact("betaln", a, b)
@@ -108,6 +115,7 @@ def betaln(a: ArrayLike, b: ArrayLike) -> Array:
     return lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
 
 
+@_jit
 def beta(a: ArrayLike, b: ArrayLike) -> Array:
     """The beta function ``Gamma(a) Gamma(b) / Gamma(a + b)``."""
     a, b = promote_args_inexact("beta", a, b)
@@ -116,6 +124,7 @@ def beta(a: ArrayLike, b: ArrayLike) -> Array:
     return sign * xnp.exp(betaln(a, b))
 
 
+@_jit
 def betainc(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> Array:
     """The regularized incomplete beta function ``I_x(a, b)`` (differentiable in ``x`` only)."""
     a, b, x = promote_args_inexact("betainc", a, b, x)
@@ -123,6 +132,7 @@ def betainc(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> Array:
     return lax.betainc(a, b, x)
 
 
+@_jit
 def gammainc(a: ArrayLike, x: ArrayLike) -> Array:
     """The regularized lower incomplete gamma function ``P(a, x)``."""
     a, x = promote_args_inexact("gammainc", a, x)
@@ -130,6 +140,7 @@ def gammainc(a: ArrayLike, x: ArrayLike) -> Array:
     return lax.igamma(a, x)
 
 
+@_jit
 def gammaincc(a: ArrayLike, x: ArrayLike) -> Array:
     """The regularized upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``."""
     a, x = promote_args_inexact("gammaincc", a, x)
@@ -154,6 +165,7 @@ def polygamma(n: ArrayLike, x: ArrayLike) -> Array:
     return lax.polygamma(n, x)
 
 
+@_jit_static("exact")
 def factorial(n: ArrayLike, exact: bool = False) -> Array:
     """``n!`` as a float, ``Gamma(n + 1)`` (0 for negative ``n``); ``exact=True`` is not
     supported, as in JAX."""
@@ -163,6 +175,7 @@ def factorial(n: ArrayLike, exact: bool = False) -> Array:
     return xnp.where(n < 0, _k(n, 0), xnp.exp(lax.lgamma(n + 1)))
 
 
+@_jit_static("repetition")
 def comb(N: ArrayLike, k: ArrayLike, *, repetition: bool = False) -> Array:
     """The number of combinations of ``N`` things taken ``k`` at a time, as a float (0 where
     ``k > N``, ``k < 0`` or ``N < 0``); ``repetition=True`` counts multisets."""
@@ -175,6 +188,7 @@ def comb(N: ArrayLike, k: ArrayLike, *, repetition: bool = False) -> Array:
     return xnp.where(ok, out, _k(out, 0))
 
 
+@_jit_static("d")
 def multigammaln(a: ArrayLike, d: int) -> Array:
     """The log of the multivariate gamma function of dimension ``d`` (a Python int)."""
     d = operator.index(d)
@@ -203,6 +217,7 @@ def _poch_jvp(primals, tangents):
     return out, out * ((dzm - lax.digamma(z)) * tz + dzm * tm)
 
 
+@_jit
 def poch(z: ArrayLike, m: ArrayLike) -> Array:
     """The rising factorial ``Gamma(z + m) / Gamma(z)`` (1 where ``m == 0``)."""
     z, m = promote_args_inexact("poch", z, m)
@@ -232,6 +247,7 @@ def erfinv(x: ArrayLike) -> Array:
     return lax.erf_inv(x)
 
 
+@_jit
 def erfcx(x: ArrayLike) -> Array:
     """The scaled complementary error function ``exp(x**2) erfc(x)``, without overflow."""
     x, = promote_args_inexact("erfcx", x)
@@ -263,6 +279,7 @@ def _erfcx_jvp(primals, tangents):
     return y, t * (2 * x * y - _k(x, 2 / math.sqrt(math.pi)))
 
 
+@_jit
 def ndtr(x: ArrayLike) -> Array:
     """The standard normal CDF."""
     x = xnp.asarray(x)
@@ -313,6 +330,7 @@ _log_ndtr = custom_jvp(lambda series_order, x: _log_ndtr_impl(x, series_order),
 _log_ndtr.defjvp(_log_ndtr_jvp)
 
 
+@_jit_static("series_order")
 def log_ndtr(x: ArrayLike, series_order: int = 3) -> Array:
     """``log(ndtr(x))``, accurate far into both tails (an asymptotic series of
     ``series_order`` terms below the lower cut-off)."""
@@ -374,6 +392,7 @@ def _logit(x):
 _logit.defjvps(lambda g, ans, x: g / (x * (1 - x)))
 
 
+@_jit
 def logit(x: ArrayLike) -> Array:
     """The inverse of ``expit``: ``log(x / (1 - x))``."""
     x, = promote_args_inexact("logit", x)
@@ -402,6 +421,7 @@ def _xlogy_jvp(primals, tangents):
     return _xlogy(x, y), tx * xnp.log(y) + ty * x / y
 
 
+@_jit
 def xlogy(x: ArrayLike, y: ArrayLike) -> Array:
     """``x * log(y)``, 0 where ``x == 0`` (unless ``y`` is NaN)."""
     x, y = promote_args_inexact("xlogy", x, y)
@@ -420,6 +440,7 @@ def _xlog1py_jvp(primals, tangents):
     return _xlog1py(x, y), tx * xnp.log1p(y) + ty * x / (1 + y)
 
 
+@_jit
 def xlog1py(x: ArrayLike, y: ArrayLike) -> Array:
     """``x * log1p(y)``, 0 where ``x == 0`` (unless ``y`` is NaN)."""
     x, y = promote_args_inexact("xlog1py", x, y)
@@ -434,6 +455,7 @@ def _xlogx(x):
 _xlogx.defjvps(lambda g, ans, x: g * (xnp.log(x) + 1))
 
 
+@_jit
 def entr(x: ArrayLike) -> Array:
     """The elementwise entropy ``-x log x`` (0 at 0, ``-inf`` for ``x < 0``)."""
     x, = promote_args_inexact("entr", x)
@@ -441,6 +463,7 @@ def entr(x: ArrayLike) -> Array:
     return xnp.where(x < 0, _k(x, -np.inf), -_xlogx(x))
 
 
+@_jit
 def rel_entr(p: ArrayLike, q: ArrayLike) -> Array:
     """``p log(p / q)`` where both are positive, 0 where ``p == 0 <= q``, else ``inf``."""
     p, q = promote_args_inexact("rel_entr", p, q)
@@ -451,6 +474,7 @@ def rel_entr(p: ArrayLike, q: ArrayLike) -> Array:
     return xnp.where(both, val, xnp.where((p == 0) & (q >= 0), _k(p, 0), _k(p, np.inf)))
 
 
+@_jit
 def kl_div(p: ArrayLike, q: ArrayLike) -> Array:
     """``p log(p / q) - p + q`` (``rel_entr(p, q) - p + q``)."""
     p, q = promote_args_inexact("kl_div", p, q)
@@ -502,6 +526,7 @@ def _zeta_jvp(primals, tangents):
     return jvp(_zeta_series, primals, tangents)
 
 
+@_jit
 def zeta(x: ArrayLike, q: ArrayLike | None = None) -> Array:
     """The Hurwitz zeta function ``sum_k (q + k) ** -x``; ``q=None`` (Riemann zeta) is not
     implemented, as in JAX."""
@@ -519,6 +544,7 @@ def i0e(x: ArrayLike) -> Array:
     return lax.bessel_i0e(x)
 
 
+@_jit
 def i0(x: ArrayLike) -> Array:
     """The modified Bessel function of the first kind of order 0."""
     x, = promote_args_inexact("i0", x)
@@ -531,6 +557,7 @@ def i1e(x: ArrayLike) -> Array:
     return lax.bessel_i1e(x)
 
 
+@_jit
 def i1(x: ArrayLike) -> Array:
     """The modified Bessel function of the first kind of order 1."""
     x, = promote_args_inexact("i1", x)
