@@ -64,6 +64,43 @@ def test_discrete_against_scipy(dist, shape, fns):
                                    err_msg=f"{dist}.{fn}")
 
 
+def test_shape_only_distributions():
+    x = np.linspace(-2, 2, 5).astype(np.float32)
+    checks = [
+        (xst.truncnorm.logpdf(x, -1.0, 1.5), ss.truncnorm.logpdf(x, -1.0, 1.5)),
+        (xst.truncnorm.logcdf(x, -1.0, 1.5), ss.truncnorm.logcdf(x, -1.0, 1.5)),
+        (xst.truncnorm.sf(x, -1.0, 1.5, 0.2, 1.3), ss.truncnorm.sf(x, -1.0, 1.5, 0.2, 1.3)),
+        (xst.gennorm.logpdf(x, 1.5), ss.gennorm.logpdf(x, 1.5)),
+        (xst.gennorm.cdf(x, 1.5), ss.gennorm.cdf(x, 1.5)),
+        (xst.vonmises.logpdf(x, 1.5), ss.vonmises.logpdf(x, 1.5)),
+        (xst.wrapcauchy.logpdf(x + 2, 0.5), ss.wrapcauchy.logpdf(x + 2, 0.5)),
+    ]
+    a, pts = np.array([1.5, 2.0, 3.0]), np.array([[0.2, 0.3], [0.3, 0.5], [0.5, 0.2]])
+    checks.append((xst.dirichlet.logpdf(pts, a), ss.dirichlet.logpdf(pts, a)))
+    checks.append((xst.dirichlet.logpdf(pts[:2], a), ss.dirichlet.logpdf(pts, a)))
+    checks.append((xst.multinomial.logpmf(np.array([1, 2, 3]), 6, np.array([0.2, 0.3, 0.5])),
+                   ss.multinomial.logpmf([1, 2, 3], 6, [0.2, 0.3, 0.5])))
+    cov, m = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([0.1, -0.2])
+    y = np.array([[0.0, 1.0], [1.0, -1.0], [0.3, 0.3]])
+    checks.append((xst.multivariate_normal.logpdf(y, m, cov),
+                   ss.multivariate_normal.logpdf(y, m, cov)))
+    checks.append((xst.multivariate_normal.pdf(y, m, 1.5),
+                   ss.multivariate_normal.pdf(y, m, 1.5)))
+    for i, (out, want) in enumerate(checks):
+        np.testing.assert_allclose(np.asarray(out), want, rtol=2e-5, atol=1e-6, err_msg=str(i))
+    g = xtrace.grad(lambda mu: xst.multivariate_normal.logpdf(y[0], mu, cov))(m)
+    np.testing.assert_allclose(np.asarray(g), np.linalg.solve(cov, y[0] - m), rtol=1e-5)
+    assert np.isnan(float(xst.truncnorm.logpdf(0.0, 1.0, 0.5)))
+    assert np.isnan(float(xst.vonmises.logpdf(0.0, -1.0)))
+    assert float(xst.dirichlet.logpdf(np.array([0.5, 0.6]), np.ones(2))) == -np.inf
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        xst.multivariate_normal.logpdf(y, m, np.eye(3))
+    with pytest.raises(ValueError, match="one-dimensional"):
+        xst.dirichlet.logpdf(pts, np.ones((3, 1)))
+    with pytest.raises(ValueError, match="integer"):
+        xst.multinomial.logpmf(np.array([1.0, 2.0]), 3, np.array([0.5, 0.5]))
+
+
 def test_broadcasting_dtypes_and_defaults():
     out = xst.norm.logpdf(np.zeros((3, 1), np.float32), np.arange(4.0, dtype=np.float32))
     assert out.shape == (3, 4) and out.dtype == np.float32

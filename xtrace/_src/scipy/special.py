@@ -51,6 +51,16 @@ def promote_args_inexact(name: str, *args) -> list:
     return xnp.broadcast_arrays(*out) if len(out) > 1 else out
 
 
+def promote_dtypes_inexact(name: str, *args) -> list:
+    """Promote to one inexact dtype without broadcasting (shapes may differ)."""
+    xs = [x if isinstance(x, (Array, Tracer)) else xnp.asarray(x) for x in args]
+    dt = xnp.result_type(*xs)
+    if not dtypes.is_inexact(dt):
+        dt = dtypes.default_float()
+    return [x if get_aval(x).dtype == dt else lax.convert_element_type(x, dt, get_aval(x).weak_type)
+            for x in xs]
+
+
 def _real_only(name: str, x) -> None:
     if dtypes.is_complex(get_aval(x).dtype):
         raise ValueError(f"{name} does not support complex-valued inputs, got {get_aval(x).dtype}")

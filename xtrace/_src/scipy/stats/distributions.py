@@ -440,6 +440,133 @@ def betabinom_logpmf(k, n, a, b, loc=0):
     return xnp.where((a <= 0) | (b <= 0) | (n < 0), _k(k, np.nan), out)
 
 
+# ---- gennorm, vonmises, wrapcauchy ----
+def gennorm_logpdf(x, beta):
+    x, beta = _args("gennorm.logpdf", x, beta)
+    return xnp.log(0.5 * beta) - lax.lgamma(1 / beta) - xnp.abs(x) ** beta
+
+
+def gennorm_cdf(x, beta):
+    x, beta = _args("gennorm.cdf", x, beta)
+    return 0.5 * (1 + xnp.sign(x) * lax.igamma(1 / beta, xnp.abs(x) ** beta))
+
+
+def vonmises_logpdf(x, kappa):
+    x, kappa = _args("vonmises.logpdf", x, kappa)
+    out = kappa * (xnp.cos(x) - 1) - xnp.log(_k(x, 2 * np.pi) * lax.bessel_i0e(kappa))
+    return _nan_unless(kappa > 0, out)
+
+
+def wrapcauchy_logpdf(x, c):
+    x, c = _args("wrapcauchy.logpdf", x, c)
+    out = (xnp.log(1 - c * c) - _k(x, math.log(2 * np.pi))
+           - xnp.log(1 + c * c - 2 * c * xnp.cos(x)))
+    out = xnp.where((x >= 0) & (x <= _k(x, 2 * np.pi)), out, _k(x, -np.inf))
+    return _nan_unless((c > 0) & (c < 1), out)
+
+
+# ---- truncnorm ----
+def _log_diff(lx, ly):
+    """log(exp(lx) - exp(ly)) for lx >= ly."""
+    from xtrace._src.nn.functions import log1mexp
+    return lx + log1mexp(lx - ly)
+
+
+def _log_gauss_mass(a, b):
+    """log(ndtr(b) - ndtr(a)), accurate in both tails."""
+    left, right = b <= 0, a > 0
+    a_t, b_t = xnp.where(right, -b, a), xnp.where(right, -a, b)
+    tail = _log_diff(sp.log_ndtr(b_t), sp.log_ndtr(a_t))
+    central = xnp.log1p(-sp.ndtr(a) - sp.ndtr(-b))
+    return xnp.where(left | right, tail, central)
+
+
+def truncnorm_logpdf(x, a, b, loc=0, scale=1):
+    x, a, b, loc, scale = _args("truncnorm.logpdf", x, a, b, loc, scale)
+    z = (x - loc) / scale
+    out = norm_logpdf(x, loc, scale) - _log_gauss_mass(a, b)
+    out = xnp.where((z < a) | (z > b), _k(x, -np.inf), out)
+    return xnp.where(a >= b, _k(x, np.nan), out)
+
+
+def truncnorm_logcdf(x, a, b, loc=0, scale=1):
+    x, a, b, loc, scale = _args("truncnorm.logcdf", x, a, b, loc, scale)
+    from xtrace._src.nn.functions import log1mexp
+    z = (x - loc) / scale
+    mass = _log_gauss_mass(a, b)
+    zc = xnp.clip(z, a, b)
+    logcdf = _log_gauss_mass(a, zc) - mass
+    logsf = _log_gauss_mass(zc, b) - mass
+    out = xnp.where(logcdf > -0.1, log1mexp(-logsf), logcdf)
+    out = xnp.where(z <= a, _k(x, -np.inf), out)
+    out = xnp.where(z >= b, _k(x, 0), out)
+    return xnp.where(a >= b, _k(x, np.nan), out)
+
+
+def truncnorm_logsf(x, a, b, loc=0, scale=1):
+    x, a, b, loc, scale = _args("truncnorm.logsf", x, a, b, loc, scale)
+    return truncnorm_logcdf(-x, -b, -a, -loc, scale)
+
+
+def truncnorm_cdf(x, a, b, loc=0, scale=1):
+    return xnp.exp(truncnorm_logcdf(x, a, b, loc, scale))
+
+
+def truncnorm_sf(x, a, b, loc=0, scale=1):
+    return xnp.exp(truncnorm_logsf(x, a, b, loc, scale))
+
+
+# ---- multivariate ----
+def dirichlet_logpdf(x, alpha):
+    x, alpha = sp.promote_dtypes_inexact("dirichlet.logpdf", x, alpha)
+    if alpha.ndim != 1:
+        raise ValueError(f"`alpha` must be one-dimensional; got alpha.shape={alpha.shape}")
+    if x.ndim == 0 or x.shape[0] not in (alpha.shape[0], alpha.shape[0] - 1):
+        raise ValueError("`x` must have either the same number of entries as `alpha` or one "
+                         f"entry fewer; got x.shape={x.shape}, alpha.shape={alpha.shape}")
+    if x.shape[0] != alpha.shape[0]:
+        x = xnp.concatenate([x, 1 - xnp.sum(x, 0, keepdims=True)], axis=0)
+    norm = xnp.sum(lax.lgamma(alpha)) - lax.lgamma(xnp.sum(alpha))
+    alpha = xnp.reshape(alpha, alpha.shape + (1,) * (x.ndim - 1))
+    out = xnp.sum(sp.xlogy(alpha - 1, x), axis=0) - norm
+    simplex = xnp.all(x > 0, axis=0) & (xnp.abs(xnp.sum(x, axis=0) - 1) < 1e-6)
+    return xnp.where(simplex, out, _k(out, -np.inf))
+
+
+def multivariate_normal_logpdf(x, mean, cov, allow_singular=None):
+    """The log density of ``scipy.stats.multivariate_normal`` (``cov``: a scalar, or a
+    positive-definite ``(..., n, n)`` matrix; batch dimensions broadcast)."""
+    if allow_singular is not None:
+        raise NotImplementedError("allow_singular argument of multivariate_normal.logpdf")
+    x, mean, cov = sp.promote_dtypes_inexact("multivariate_normal.logpdf", x, mean, cov)
+    log2pi = _k(x, math.log(2 * math.pi))
+    if not mean.shape:
+        return -0.5 * (x - mean) ** 2 / cov - 0.5 * (log2pi + xnp.log(cov))
+    n = mean.shape[-1]
+    y = x - mean
+    if not cov.shape:
+        return -0.5 * xnp.sum(y * y, axis=-1) / cov - n / 2 * (log2pi + xnp.log(cov))
+    if cov.ndim < 2 or cov.shape[-2:] != (n, n):
+        raise ValueError("multivariate_normal.logpdf got incompatible shapes: mean "
+                         f"{mean.shape}, cov {cov.shape} (cov must end in ({n}, {n}))")
+    # Mahalanobis distance and log-determinant from the eigendecomposition of cov.
+    w, v = xnp.linalg.eigh(cov)
+    proj = xnp.einsum("...ji,...j->...i", v, y)
+    maha = xnp.sum(proj * proj / w, axis=-1)
+    return -0.5 * maha - n / 2 * log2pi - 0.5 * xnp.sum(xnp.log(w), axis=-1)
+
+
+def multinomial_logpmf(x, n, p):
+    p, = sp.promote_dtypes_inexact("multinomial.logpmf", p)
+    x, n = xnp.asarray(x), xnp.asarray(n)
+    if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(n.dtype, np.integer)):
+        raise ValueError(f"x and n must be of integer type; got x.dtype={x.dtype}, "
+                         f"n.dtype={n.dtype}")
+    x, n = x.astype(p.dtype), n.astype(p.dtype)
+    out = lax.lgamma(n + 1) + xnp.sum(sp.xlogy(x, p) - lax.lgamma(x + 1), axis=-1)
+    return xnp.where(xnp.sum(x) == n, out, _k(out, -np.inf))
+
+
 def _exp_of(logf):
     def f(*args, **kwargs):
         return xnp.exp(logf(*args, **kwargs))
