@@ -20,6 +20,7 @@ UNARY = [  # name, inputs, rtol (float32)
     ("ndtri", UNIT, 1e-5), ("log_ndtr", REAL, 1e-5), ("expit", REAL, 1e-6),
     ("logit", UNIT, 2e-5), ("i0", REAL, 1e-5), ("i0e", REAL, 1e-5), ("i1", REAL, 1e-5),
     ("i1e", REAL, 1e-5), ("entr", POS, 1e-5), ("gammasgn", REAL, 0),
+    ("expi", REAL, 2e-5), ("exp1", POS, 2e-5),
 ]
 
 
@@ -63,6 +64,13 @@ def test_float64_iterative():
         for name in ("i0e", "i1e", "erfcx"):
             np.testing.assert_allclose(np.asarray(getattr(xsp, name)(v)), getattr(sc, name)(v),
                                        rtol=1e-13, err_msg=name)
+        n = np.array([0, 1, 2, 3, 5, 10, 1, 3.0])
+        e = np.array([0.5, 0.3, 1.0, 2.5, 0.0, 30.0, 1e-5, 0.999])
+        np.testing.assert_allclose(np.asarray(xsp.expn(n, e)), sc.expn(n.astype(int), e),
+                                   rtol=1e-13)
+        w = np.array([-30, -0.1, 1e-3, 3.0, 39.0, 41.0, 500.0])
+        np.testing.assert_allclose(np.asarray(xsp.expi(w)), sc.expi(w), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(xsp.exp1(w[2:])), sc.exp1(w[2:]), rtol=1e-13)
         np.testing.assert_allclose(np.asarray(xsp.zeta(a + 1.5, x + 0.5)),
                                    sc.zeta(a + 1.5, x + 0.5), rtol=1e-12)
 
@@ -79,6 +87,9 @@ def test_special_values():
     g = np.asarray(xsp.gammasgn(f([-0.5, -1.0, 0.0, -0.0, 2.5, -np.inf, np.nan])))
     np.testing.assert_array_equal(g, [-1, np.nan, 1, -1, 1, np.nan, np.nan])
     np.testing.assert_array_equal(np.asarray(xsp.entr(f([-1, 0]))), [-np.inf, 0])
+    np.testing.assert_array_equal(np.asarray(xsp.expn(f([1, 2, 3, -1]), f([0, 0, -1, 1]))),
+                                  [np.inf, 1, np.nan, np.nan])
+    assert float(xsp.expi(0.0)) == -np.inf
     assert float(xsp.xlogy(0.0, 0.0)) == 0 and float(xsp.rel_entr(0.0, 0.0)) == 0
     assert float(xsp.kl_div(1.0, 0.0)) == np.inf
     np.testing.assert_array_equal(np.asarray(xsp.ndtri(f([0, 1, -0.5]))), [-np.inf, np.inf, np.nan])
@@ -132,7 +143,8 @@ def test_gradients_against_finite_differences():
             (lambda x: xsp.erfcx(x), sc.erfcx, 3.0), (lambda x: xsp.logit(x), sc.logit, 0.3),
             (lambda z: xsp.poch(z, 2.5), lambda z: sc.poch(z, 2.5), 1.5),
             (lambda y: xsp.xlogy(2.0, y), lambda y: sc.xlogy(2.0, y), 1.5),
-            (lambda x: xsp.entr(x), sc.entr, 0.4),
+            (lambda x: xsp.entr(x), sc.entr, 0.4), (xsp.expi, sc.expi, -1.5),
+            (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):
             g = float(xtrace.grad(f)(np.float64(x0)))

@@ -581,3 +581,138 @@ def bernoulli(n: int) -> Array:
         raise ValueError("n must be a non-negative integer.")
     b = _B[:n + 1] if n < len(_B) else _bernoulli_exact(n)
     return xnp.asarray(np.array([float(v) for v in b]), dtype=dtypes.default_float())
+
+
+# ---------------------------------------------------------------------------------------------
+# Exponential integrals
+
+_EULER = 0.57721566490153286061
+
+
+def _expn_fraction(n, x, enabled):
+    """E_n(x) for x > 1: the continued fraction, by the modified Lentz method."""
+    from xtrace._src.lax_special import _masked_loop
+    tiny, eps = np.finfo(get_aval(x).dtype).tiny, np.finfo(get_aval(x).dtype).eps
+
+    def step(st):
+        i, b, c, d, h = st
+        i = i + 1
+        a = -i * (n - 1 + i)
+        b = b + 2
+        d = 1 / _nonzero(a * d + b, tiny)
+        c = _nonzero(b + a / c, tiny)
+        delta = c * d
+        return (i, b, c, d, h * delta), xnp.abs(delta - 1) <= eps
+
+    b0 = x + n
+    d0 = 1 / b0
+    st = (xnp.zeros_like(x), b0, xnp.full_like(x, 1 / tiny), d0, d0)
+    return _masked_loop(step, enabled, st, 1000)[4] * xnp.exp(-x)
+
+
+def _nonzero(v, tiny):
+    return xnp.where(xnp.abs(v) < tiny, _k(v, tiny), v)
+
+
+def _expn_series(n, x, enabled):
+    """E_n(x) for 0 < x <= 1: the power series (with psi(n) at the term i = n - 1)."""
+    from xtrace._src.lax_special import _masked_loop
+    eps = np.finfo(get_aval(x).dtype).eps
+    nm1 = n - 1
+    log_x = xnp.log(x)
+    start = xnp.where(nm1 != 0, 1 / xnp.where(nm1 != 0, nm1, _k(n, 1)), -log_x - _EULER)
+
+    def step(st):
+        i, fact, total = st
+        i = i + 1
+        fact = fact * (-x / i)
+        psi_term = fact * (lax.digamma(n) - log_x)
+        term = xnp.where(i != nm1, -fact / xnp.where(i != nm1, i - nm1, _k(i, 1)), psi_term)
+        total = total + term
+        return (i, fact, total), xnp.abs(term) <= xnp.abs(total) * eps
+
+    st = (xnp.zeros_like(x), xnp.ones_like(x), start)
+    return _masked_loop(step, enabled, st, 1000)[2]
+
+
+@_nn._compiled()
+def _expn_impl(n, x):
+    ok = (n >= 0) & (x > 0) & (n == xnp.floor(n))
+    big = x > 1
+    sx = xnp.where(ok, x, _k(x, 1))
+    sn = xnp.where(ok, n, _k(n, 1))
+    out = xnp.where(big, _expn_fraction(sn, xnp.where(big, sx, _k(x, 2)), ok & big),
+                    _expn_series(sn, xnp.where(big, _k(x, 0.5), sx), ok & ~big))
+    out = xnp.where(n == 0, xnp.exp(-x) / x, out)
+    at_zero = xnp.where(n < 2, _k(x, np.inf), 1 / xnp.maximum(n - 1, _k(n, 1)))
+    out = xnp.where(x == 0, at_zero, out)
+    return xnp.where((n < 0) | (x < 0) | xnp.isnan(x) | xnp.isnan(n), _k(x, np.nan), out)
+
+
+def _expn_jvp(n, primals, tangents):
+    x, = primals
+    t, = tangents
+    return _expn(n, x), -t * _expn_impl(n - 1, x)
+
+
+_expn = custom_jvp(lambda n, x: _expn_impl(n, x), nondiff_argnums=(0,))
+_expn.defjvp(_expn_jvp)
+
+
+def expn(n: ArrayLike, x: ArrayLike) -> Array:
+    """The generalized exponential integral ``E_n(x) = int_1^inf exp(-x t) / t**n dt``
+    (differentiable in ``x``: ``-E_{n-1}(x)``)."""
+    n, x = promote_args_inexact("expn", n, x)
+    _real_only("expn", x)
+    return _expn(n, x)
+
+
+def exp1(x: ArrayLike) -> Array:
+    """The exponential integral ``E_1(x)``."""
+    x, = promote_args_inexact("exp1", x)
+    _real_only("exp1", x)
+    return _expn(xnp.ones_like(x), x)
+
+
+@_nn._compiled()
+def _expi_pos(x):
+    # Ei(x) = gamma + log x + sum_k x^k / (k k!) (all terms positive) up to 40, then the
+    # asymptotic series exp(x)/x sum_k k!/x^k, whose terms shrink for k < x.
+    from xtrace._src.lax_special import _masked_loop
+    eps = np.finfo(get_aval(x).dtype).eps
+    small = x <= 40
+    xs = xnp.where(small, x, _k(x, 1))
+
+    def step(st):
+        k, term, total = st
+        k = k + 1
+        term = term * xs / k
+        add = term / k
+        return (k, term, total + add), add <= total * eps
+
+    total = _masked_loop(step, small, (xnp.zeros_like(x), xnp.ones_like(x), xnp.zeros_like(x)),
+                         2000)[2]
+    series = _EULER + xnp.log(xs) + total
+    xl = xnp.where(small, _k(x, 41), x)
+    asym, term = xnp.ones_like(x), xnp.ones_like(x)
+    for k in range(1, 40):
+        term = term * k / xl
+        asym = asym + term
+    return xnp.where(small, series, xnp.exp(xl) / xl * asym)
+
+
+@custom_jvp
+def _expi(x):
+    pos = x > 0
+    return xnp.where(pos, _expi_pos(xnp.where(pos, x, _k(x, 1))),
+                     xnp.where(x == 0, _k(x, -np.inf), -_expn_impl(xnp.ones_like(x), -x)))
+
+
+_expi.defjvps(lambda t, ans, x: t * xnp.exp(x) / x)
+
+
+def expi(x: ArrayLike) -> Array:
+    """The exponential integral ``Ei(x) = -PV int_{-x}^inf exp(-t) / t dt``."""
+    x, = promote_args_inexact("expi", x)
+    _real_only("expi", x)
+    return _expi(x)
