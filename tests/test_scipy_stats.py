@@ -132,3 +132,25 @@ def test_grad_and_vmap():
     np.testing.assert_allclose(float(ga), ss.gamma.pdf(1.3, 2.5), rtol=1e-5)
     v = xtrace.vmap(lambda mu: xst.poisson.logpmf(K, mu))(np.float32([0.5, 2.0]))
     np.testing.assert_allclose(np.asarray(v), ss.poisson.logpmf(K, [[0.5], [2.0]]), rtol=1e-5)
+
+
+def test_rankdata_sem_mode():
+    a = np.array([[3.0, 1, 2, 3], [2, 2, 5, 1], [0, 4, 4, 4]], np.float32)
+    for method in ("average", "min", "max", "dense", "ordinal"):
+        np.testing.assert_array_equal(np.asarray(xst.rankdata(a, method)),
+                                      ss.rankdata(a, method), err_msg=method)
+    np.testing.assert_array_equal(np.asarray(xst.rankdata(a, axis=1)), ss.rankdata(a, axis=1))
+    assert np.isnan(np.asarray(xst.rankdata(np.array([1.0, np.nan])))).all()
+    np.testing.assert_allclose(np.asarray(xst.sem(a)), ss.sem(a), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(xst.sem(a, axis=None, ddof=0)),
+                               ss.sem(a, axis=None, ddof=0), rtol=1e-6)
+    r = xst.mode(a, axis=1)
+    want = ss.mode(a, axis=1)
+    np.testing.assert_array_equal(np.asarray(r.mode), want.mode)
+    np.testing.assert_array_equal(np.asarray(r.count), want.count)
+    r = xst.mode(a, axis=None, keepdims=True)
+    assert r.mode.shape == (1, 1) and float(r.mode[0, 0]) == 2.0 and int(r.count[0, 0]) == 3
+    with pytest.raises(ValueError, match="unknown method"):
+        xst.rankdata(a, "middle")
+    with pytest.raises(ValueError, match="nan_policy"):
+        xst.mode(a, nan_policy="ignore")
