@@ -11,6 +11,7 @@ import numpy as np
 import xtrace.numpy as xnp
 from xtrace._src import lax
 from xtrace._src.core import get_aval
+from xtrace._src.nn.functions import _compiled
 from xtrace._src.scipy import special as sp
 
 _args = sp.promote_args_inexact
@@ -593,3 +594,9 @@ for _dist, _log in [(d, n) for n in list(globals()) if n.endswith(("_logpdf", "_
         _g.__name__ = _g.__qualname__ = _plain.rsplit("_", 1)[1]
         _g.__doc__ = f"The {_NAMES[_g.__name__]} of ``scipy.stats.{_dist}``."
         globals()[_plain] = _g
+# Eager calls run as one compiled program each (tracers and unusual arguments take the plain
+# path); the wrapper keeps the function's name and docstring.
+for _name, _f in list(globals().items()):
+    if callable(_f) and _name.rpartition("_")[2] in _NAMES and not _name.startswith("_") \
+            and _f.__module__ == __name__:
+        globals()[_name] = _compiled()(_f)

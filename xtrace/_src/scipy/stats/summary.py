@@ -11,6 +11,7 @@ import xtrace.numpy as xnp
 from xtrace._src import dtypes, lax
 from xtrace._src.api import vmap
 from xtrace._src.array import Array
+from xtrace._src.nn.functions import _compiled
 from xtrace._src.scipy.special import promote_args_inexact
 
 _NAN_POLICIES = ("propagate", "omit", "raise")
@@ -55,6 +56,7 @@ def _rank_1d(a, method: str):
     return xnp.where(xnp.any(xnp.isnan(a)), xnp.full_like(ranks, np.nan), ranks)
 
 
+@_compiled("method", "axis", "nan_policy")
 def rankdata(a, method: str = "average", *, axis: int | None = None,
              nan_policy: str = "propagate") -> Array:
     """Ranks of the data, 1-based, ties resolved by ``method`` ('average', 'min', 'max',
@@ -72,6 +74,7 @@ def rankdata(a, method: str = "average", *, axis: int | None = None,
     return xnp.moveaxis(xnp.reshape(ranks, moved.shape), -1, axis)
 
 
+@_compiled("axis", "ddof", "nan_policy", "keepdims")
 def sem(a, axis: int | None = 0, ddof: int = 1, nan_policy: str = "propagate", *,
         keepdims: bool = False) -> Array:
     """The standard error of the mean: ``std(a, ddof) / sqrt(n)`` along ``axis``
@@ -97,6 +100,7 @@ def _mode_1d(x):
     return vals[xnp.argmax(counts)], xnp.max(counts)
 
 
+@_compiled("axis", "nan_policy", "keepdims")
 def mode(a, axis: int | None = 0, nan_policy: str = "propagate",
          keepdims: bool = False) -> ModeResult:
     """The most frequent value along ``axis`` (the smallest among ties) and its count."""
