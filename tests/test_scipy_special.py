@@ -20,7 +20,7 @@ UNARY = [  # name, inputs, rtol (float32)
     ("ndtri", UNIT, 1e-5), ("log_ndtr", REAL, 1e-5), ("expit", REAL, 1e-6),
     ("logit", UNIT, 2e-5), ("i0", REAL, 1e-5), ("i0e", REAL, 1e-5), ("i1", REAL, 1e-5),
     ("i1e", REAL, 1e-5), ("entr", POS, 1e-5), ("gammasgn", REAL, 0),
-    ("expi", REAL, 2e-5), ("exp1", POS, 2e-5),
+    ("expi", REAL, 2e-5), ("exp1", POS, 2e-5), ("spence", POS, 2e-5),
 ]
 
 
@@ -71,6 +71,9 @@ def test_float64_iterative():
         w = np.array([-30, -0.1, 1e-3, 3.0, 39.0, 41.0, 500.0])
         np.testing.assert_allclose(np.asarray(xsp.expi(w)), sc.expi(w), rtol=1e-13)
         np.testing.assert_allclose(np.asarray(xsp.exp1(w[2:])), sc.exp1(w[2:]), rtol=1e-13)
+        s = np.array([0.0, 1e-8, 0.3, 0.9, 1.0, 1.7, 2.5, 10.0, 1e6])
+        np.testing.assert_allclose(np.asarray(xsp.spence(s)), sc.spence(s), rtol=1e-14,
+                                   atol=1e-300)
         np.testing.assert_allclose(np.asarray(xsp.zeta(a + 1.5, x + 0.5)),
                                    sc.zeta(a + 1.5, x + 0.5), rtol=1e-12)
 
@@ -144,6 +147,7 @@ def test_gradients_against_finite_differences():
             (lambda z: xsp.poch(z, 2.5), lambda z: sc.poch(z, 2.5), 1.5),
             (lambda y: xsp.xlogy(2.0, y), lambda y: sc.xlogy(2.0, y), 1.5),
             (lambda x: xsp.entr(x), sc.entr, 0.4), (xsp.expi, sc.expi, -1.5),
+            (xsp.spence, sc.spence, 2.7),
             (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):

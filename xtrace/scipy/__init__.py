@@ -2,6 +2,6 @@
 
 Not imported by ``import xtrace``: ``import xtrace.scipy.special`` (or ``xtrace.scipy``) loads it.
 """
-from xtrace.scipy import special, stats  # noqa: F401
+from xtrace.scipy import linalg, special, stats  # noqa: F401
 
-__all__ = ["special", "stats"]
+__all__ = ["linalg", "special", "stats"]

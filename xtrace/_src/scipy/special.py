@@ -716,3 +716,47 @@ def expi(x: ArrayLike) -> Array:
     x, = promote_args_inexact("expi", x)
     _real_only("expi", x)
     return _expi(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dilogarithm
+
+
+def _dilog_small(u):
+    """Li2(u) = sum_k u^k / k^2 for |u| <= 1/2 (Horner, 52 terms: below float64's eps)."""
+    total = xnp.zeros_like(u)
+    for k in range(52, 0, -1):
+        total = (total + _k(u, 1.0 / (k * k))) * u
+    return total
+
+
+@custom_jvp
+def _spence(x):
+    # spence(x) = Li2(1 - x). Map x into [1/2, 3/2] where the series in w = x - 1 converges,
+    # by x -> 1/x (spence(x) = -log(x)^2 / 2 - spence(1/x)) and x -> 1 - x
+    # (spence(x) = pi^2/6 - log(x) log(1 - x) - spence(1 - x)).
+    inv = x > 2
+    y = xnp.where(inv, 1 / xnp.where(inv, x, _k(x, 1)), x)
+    flip = y < 0.5
+    big = y > 1.5
+    w = xnp.where(big, 1 / y - 1, xnp.where(flip, -y, y - 1))
+    s = _dilog_small(-w)
+    safe = xnp.where(flip & (y > 0), y, _k(y, 0.5))
+    s = xnp.where(flip, _k(x, math.pi ** 2 / 6) - xnp.log(safe) * xnp.log1p(-safe) - s, s)
+    ly = xnp.log(xnp.where(y > 0, y, _k(y, 1)))
+    s = xnp.where(inv | big, -0.5 * ly * ly - s, s)
+    s = xnp.where(x == 0, _k(x, math.pi ** 2 / 6), s)
+    return xnp.where((x < 0) | xnp.isnan(x), _k(x, np.nan), s)
+
+
+_spence.defjvps(lambda t, ans, x: t * xnp.where(
+    x == 1, _k(x, -1), xnp.log(x) / (1 - xnp.where(x == 1, _k(x, 0), x))))
+
+
+@_jit
+def spence(x: ArrayLike) -> Array:
+    """Spence's function ``int_1^x log(t) / (1 - t) dt`` = ``Li2(1 - x)`` for ``x >= 0``
+    (NaN below 0)."""
+    x, = promote_args_inexact("spence", x)
+    _real_only("spence", x)
+    return _spence(x)
