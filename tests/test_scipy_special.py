@@ -147,7 +147,7 @@ def test_gradients_against_finite_differences():
             (lambda z: xsp.poch(z, 2.5), lambda z: sc.poch(z, 2.5), 1.5),
             (lambda y: xsp.xlogy(2.0, y), lambda y: sc.xlogy(2.0, y), 1.5),
             (lambda x: xsp.entr(x), sc.entr, 0.4), (xsp.expi, sc.expi, -1.5),
-            (xsp.spence, sc.spence, 2.7),
+            (xsp.spence, sc.spence, 2.7), (xsp.ndtri, sc.ndtri, 0.003),
             (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):

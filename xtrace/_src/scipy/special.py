@@ -359,7 +359,16 @@ def ndtri(p: ArrayLike) -> Array:
     """The inverse of ``ndtr``: ``-inf`` at 0, ``inf`` at 1, NaN outside [0, 1]."""
     p = xnp.asarray(p)
     _float_dtype("ndtri", p)
+    return _ndtri_ad(p)
+
+
+@custom_jvp
+def _ndtri_ad(p):
     return _ndtri(p)
+
+
+# d ndtri / dp = 1 / pdf(ndtri(p)) = sqrt(2 pi) exp(x^2 / 2)
+_ndtri_ad.defjvps(lambda t, x, p: t * xnp.exp(-_norm_logpdf(x)))
 
 
 @_nn._compiled()
