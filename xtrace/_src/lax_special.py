@@ -182,17 +182,21 @@ def _igamma_domain(a, x):
 def _igamma_parts(a, x, grad=False):
     """(P, Q) of the elements, each from whichever expansion converges there (with ``grad``:
     their derivatives in ``a``)."""
-    use_fraction = bitwise_and(ge(x, _k(x, 1)), ge(x, add(a, _k(a, 1))))
+    # Cephes' regions: P from the fraction where x > 1 and x > a, Q from it unless x < 1 or
+    # x < a (so that neither is a difference of nearly equal numbers).
+    frac_p = bitwise_and(gt(x, _k(x, 1)), gt(x, a))
+    frac_q = bitwise_not(bitwise_or(lt(x, _k(x, 1)), lt(x, a)))
     ok = bitwise_not(_any_of(_igamma_domain(a, x), le(x, _k(x, 0)), le(a, _k(a, 0)),
                              eq(x, _k(x, np.inf))))
     safe_x = select(ok, x, _full(x, 1))
     safe_a = select(ok, a, _full(a, 1))
-    series = _igamma_series(safe_a, safe_x, bitwise_and(ok, bitwise_not(use_fraction)),
-                            grad)
-    fraction = _igammac_fraction(safe_a, safe_x, bitwise_and(ok, use_fraction), grad)
+    need_series = bitwise_and(ok, bitwise_not(bitwise_and(frac_p, frac_q)))
+    need_fraction = bitwise_and(ok, bitwise_or(frac_p, frac_q))
+    series = _igamma_series(safe_a, safe_x, need_series, grad)
+    fraction = _igammac_fraction(safe_a, safe_x, need_fraction, grad)
     one = _full(x, 0 if grad else 1)
-    p = select(use_fraction, sub(one, fraction), series)
-    q = select(use_fraction, fraction, sub(one, series))
+    p = select(frac_p, sub(one, fraction), series)
+    q = select(frac_q, fraction, sub(one, series))
     return p, q
 
 
@@ -312,9 +316,10 @@ def _betainc_fraction(a, b, x, enabled, max_iter):
 def _betainc_impl(a, b, x):
     zero, one = _k(x, 0), _k(x, 1)
     nan = _any_of(lt(a, zero), lt(b, zero), lt(x, zero), gt(x, one), _isnan(a), _isnan(b),
-                  _isnan(x), bitwise_and(eq(a, zero), eq(b, zero)))
+                  _isnan(x))
     a_zero = bitwise_or(eq(a, zero), eq(b, _k(b, np.inf)))
     b_zero = bitwise_or(eq(b, zero), eq(a, _k(a, np.inf)))
+    nan = bitwise_or(nan, bitwise_and(a_zero, b_zero))
     regular = bitwise_not(_any_of(nan, a_zero, b_zero))
     ok = bitwise_and(regular, bitwise_not(bitwise_or(eq(x, zero), eq(x, one))))
     # The fraction converges fast for x < (a + 1) / (a + b + 2); otherwise use

@@ -755,7 +755,7 @@ def _spence(x):
     ly = xnp.log(xnp.where(y > 0, y, _k(y, 1)))
     s = xnp.where(inv | big, -0.5 * ly * ly - s, s)
     s = xnp.where(x == 0, _k(x, math.pi ** 2 / 6), s)
-    return xnp.where((x < 0) | xnp.isnan(x), _k(x, np.nan), s)
+    return xnp.where((x < 0) | xnp.isnan(x) | (x == np.inf), _k(x, np.nan), s)
 
 
 _spence.defjvps(lambda t, ans, x: t * xnp.where(
