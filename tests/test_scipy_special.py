@@ -74,6 +74,8 @@ def test_float64_iterative():
         s = np.array([0.0, 1e-8, 0.3, 0.9, 1.0, 1.7, 2.5, 10.0, 1e6])
         np.testing.assert_allclose(np.asarray(xsp.spence(s)), sc.spence(s), rtol=1e-14,
                                    atol=1e-300)
+        la, lb = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5]), np.array([50.0, 10, 30, 1e4, 1e6, 50])
+        np.testing.assert_allclose(np.asarray(xsp.betaln(la, lb)), sc.betaln(la, lb), rtol=1e-11)
         np.testing.assert_allclose(np.asarray(xsp.zeta(a + 1.5, x + 0.5)),
                                    sc.zeta(a + 1.5, x + 0.5), rtol=1e-12)
 

@@ -117,12 +117,38 @@ def gamma(x: ArrayLike) -> Array:
     return gammasgn(x) * xnp.exp(lax.lgamma(x))
 
 
+_STIRLING = [1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156]
+
+
+def _stirling_corr(z):
+    """lgamma(z) - ((z - 1/2) log z - z + log(2 pi) / 2), for z >= 10."""
+    r = 1 / (z * z)
+    total = xnp.zeros_like(z)
+    for c in reversed(_STIRLING):
+        total = total * r + _k(z, c)
+    return total / z
+
+
+def _betaln(a, b):
+    lo, hi = xnp.minimum(a, b), xnp.maximum(a, b)
+    direct = lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+    # For hi >= 10, lgamma(hi) - lgamma(lo + hi) by Stirling's series, with the leading terms
+    # combined through log1p (no cancellation when lo << hi).
+    big = hi >= 10
+    h = xnp.where(big, hi, _k(hi, 10))
+    l = xnp.where(big, lo, _k(lo, 1))
+    diff = (-(h - 0.5) * xnp.log1p(l / h) - l * xnp.log(l + h) + l
+            + _stirling_corr(h) - _stirling_corr(l + h))
+    return xnp.where(big & (lo + hi > 0), lax.lgamma(l) + diff, direct)
+
+
 @_jit
 def betaln(a: ArrayLike, b: ArrayLike) -> Array:
-    """``log|B(a, b)|`` = ``gammaln(a) + gammaln(b) - gammaln(a + b)``."""
+    """``log|B(a, b)|`` = ``gammaln(a) + gammaln(b) - gammaln(a + b)``, accurate also when one
+    argument is much larger than the other."""
     a, b = promote_args_inexact("betaln", a, b)
     _real_only("betaln", a)
-    return lax.lgamma(a) + lax.lgamma(b) - lax.lgamma(a + b)
+    return _betaln(a, b)
 
 
 @_jit
