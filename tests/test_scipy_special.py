@@ -36,7 +36,8 @@ BINARY = [  # name, a, b, rtol (float32)
     ("betaln", POS, POS[::-1], 2e-5), ("beta", POS, POS[::-1], 2e-5),
     ("xlogy", REAL, POS, 1e-6), ("xlog1py", REAL, POS, 1e-6), ("rel_entr", POS, POS[::-1], 2e-5),
     ("kl_div", POS, POS[::-1], 2e-5), ("zeta", POS + 1.2, POS, 2e-5), ("poch", POS, UNIT * 3, 5e-5),
-    ("comb", np.floor(POS * 3), np.floor(POS), 5e-5),
+    ("comb", np.floor(POS * 3), np.floor(POS), 5e-5), ("boxcox", POS, REAL / 4, 2e-5),
+    ("boxcox1p", POS, REAL / 4, 2e-5),
 ]
 
 
@@ -74,6 +75,10 @@ def test_float64_iterative():
         s = np.array([0.0, 1e-8, 0.3, 0.9, 1.0, 1.7, 2.5, 10.0, 1e6])
         np.testing.assert_allclose(np.asarray(xsp.spence(s)), sc.spence(s), rtol=1e-14,
                                    atol=1e-300)
+        ha, hb = np.array([0.5, 1.0, -1.5, 0.0, 2.0, 1.0, 5.0]), np.array([1.5, 2, 2.5, 1, 2, 4, 1.5])
+        hx = np.array([0.3, -2.0, 1.0, 3.0, 1.5, -30.0, 40.0])
+        np.testing.assert_allclose(np.asarray(xsp.hyp1f1(ha, hb, hx)), sc.hyp1f1(ha, hb, hx),
+                                   rtol=1e-13)
         la, lb = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5]), np.array([50.0, 10, 30, 1e4, 1e6, 50])
         np.testing.assert_allclose(np.asarray(xsp.betaln(la, lb)), sc.betaln(la, lb), rtol=1e-11)
         np.testing.assert_allclose(np.asarray(xsp.zeta(a + 1.5, x + 0.5)),
@@ -155,6 +160,13 @@ def test_gradients_against_finite_differences():
         for i, (f, ref, x0) in enumerate(cases):
             g = float(xtrace.grad(f)(np.float64(x0)))
             np.testing.assert_allclose(g, _fd(ref, x0), rtol=1e-6, err_msg=str(i))
+        for i in range(3):  # hyp1f1 in each argument
+            args = [np.float64(1.3), np.float64(2.2), np.float64(-1.7)]
+            g = float(xtrace.grad(xsp.hyp1f1, argnums=i)(*args))
+            up, dn = list(args), list(args)
+            up[i] += 1e-6
+            dn[i] -= 1e-6
+            np.testing.assert_allclose(g, (sc.hyp1f1(*up) - sc.hyp1f1(*dn)) / 2e-6, rtol=1e-6)
         # second order and jit(grad) through the loops
         g2 = float(xtrace.jit(xtrace.grad(xtrace.grad(lambda x: xsp.gammainc(2.5, x))))(1.7))
         np.testing.assert_allclose(g2, _fd(lambda x: _fd(lambda y: sc.gammainc(2.5, y), x,

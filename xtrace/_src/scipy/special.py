@@ -795,3 +795,89 @@ def spence(x: ArrayLike) -> Array:
     x, = promote_args_inexact("spence", x)
     _real_only("spence", x)
     return _spence(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Box-Cox transformations
+
+
+def _boxcox_of_log(log_x, lmbda):
+    zero = lmbda == 0
+    safe = xnp.where(zero, xnp.ones_like(lmbda), lmbda)
+    return xnp.where(zero, log_x, xnp.expm1(safe * log_x) / safe)
+
+
+@_jit
+def boxcox(x: ArrayLike, lmbda: ArrayLike) -> Array:
+    """The Box-Cox transformation ``(x**lmbda - 1) / lmbda`` (``log(x)`` at ``lmbda = 0``)."""
+    x, lmbda = promote_args_inexact("boxcox", x, lmbda)
+    return _boxcox_of_log(xnp.log(x), lmbda)
+
+
+@_jit
+def boxcox1p(x: ArrayLike, lmbda: ArrayLike) -> Array:
+    """The Box-Cox transformation of ``1 + x`` (``log1p(x)`` at ``lmbda = 0``)."""
+    x, lmbda = promote_args_inexact("boxcox1p", x, lmbda)
+    return _boxcox_of_log(xnp.log1p(x), lmbda)
+
+
+# ---------------------------------------------------------------------------------------------
+# Confluent hypergeometric function
+
+
+def _hyp1f1_series(a, b, x):
+    """sum_k (a)_k / (b)_k x^k / k!, summed until the terms stop mattering (x >= 0 here, after
+    Kummer's transformation, so that the terms do not alternate when b > a > 0)."""
+    from xtrace._src.lax_special import _masked_loop
+    eps = np.finfo(get_aval(x).dtype).eps
+
+    def step(st):
+        k, term, total = st
+        term = term * (a + k) / (b + k) * x / (k + 1)
+        total = total + term
+        return (k + 1, term, total), (xnp.abs(term) <= xnp.abs(total) * eps) | (term == 0)
+
+    one = xnp.ones_like(x)
+    return _masked_loop(step, xnp.ones_like(x, dtype=bool),
+                        (xnp.zeros_like(x), one, one), 5000)[2]
+
+
+def _hyp1f1_value(a, b, x):
+    # Kummer: 1F1(a; b; x) = exp(x) 1F1(b - a; b; -x) for x < 0.
+    neg = x < 0
+    aa = xnp.where(neg, b - a, a)
+    val = _hyp1f1_series(aa, b, xnp.abs(x))
+    val = xnp.where(neg, xnp.exp(x) * val, val)
+    val = xnp.where(a == 0, xnp.ones_like(x), val)
+    val = xnp.where((a == b) & (a != 0), xnp.exp(x), val)
+    return xnp.where((b == 0) & (a != 0), _k(x, np.inf), val)
+
+
+@custom_jvp
+def _hyp1f1(a, b, x):
+    return _hyp1f1_value(a, b, x)
+
+
+@_hyp1f1.defjvp
+def _hyp1f1_jvp(primals, tangents):
+    from xtrace._src.api import jvp
+    a, b, x = primals
+    ta, tb, tx = tangents
+    out = _hyp1f1(a, b, x)
+    # d/dx = a/b 1F1(a+1; b+1; x); d/da, d/db: forward mode through the series.
+    dx = a / b * _hyp1f1(a + 1, b + 1, x)
+    # (with unit tangents, so that the loop stays a primal computation: grad can transpose the
+    # result, not the loop)
+    one = xnp.ones_like(a)
+    _, da = jvp(lambda a_: _hyp1f1_value(a_, b, x), (a,), (one,))
+    _, db = jvp(lambda b_: _hyp1f1_value(a, b_, x), (b,), (one,))
+    return out, da * ta + db * tb + dx * tx
+
+
+@_jit
+def hyp1f1(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> Array:
+    """Kummer's confluent hypergeometric function ``1F1(a; b; x)`` (power series, with
+    Kummer's transformation for ``x < 0``)."""
+    a, b, x = promote_args_inexact("hyp1f1", a, b, x)
+    _real_only("hyp1f1", x)
+    return _hyp1f1(a, b, x)
