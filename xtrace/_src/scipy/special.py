@@ -881,3 +881,93 @@ def hyp1f1(a: ArrayLike, b: ArrayLike, x: ArrayLike) -> Array:
     a, b, x = promote_args_inexact("hyp1f1", a, b, x)
     _real_only("hyp1f1", x)
     return _hyp1f1(a, b, x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sine and cosine integrals
+
+
+def _sici_series(t):
+    """Si and Ci - log(t) - gamma by their power series (t <= 2)."""
+    si, ci = xnp.zeros_like(t), xnp.zeros_like(t)
+    term = xnp.ones_like(t)  # (-1)^(n // 2) t^n / n!
+    for n in range(1, 30):
+        term = term * t / n
+        if n % 2:
+            si = si + term / n
+        else:
+            term = -term
+            ci = ci + term / n
+    return si, ci
+
+
+def _sici_fraction(t, enabled):
+    """The continued fraction of E1(i t) (t > 2) by the modified Lentz method, in real pairs:
+    returns (Si, Ci)."""
+    from xtrace._src.lax_special import _masked_loop
+    eps, tiny = np.finfo(get_aval(t).dtype).eps, np.finfo(get_aval(t).dtype).tiny
+
+    def cmul(p, q):
+        return p[0] * q[0] - p[1] * q[1], p[0] * q[1] + p[1] * q[0]
+
+    def cinv(p):
+        den = p[0] * p[0] + p[1] * p[1]
+        den = xnp.where(den < tiny, _k(den, tiny), den)
+        return p[0] / den, -p[1] / den
+
+    def step(st):
+        i, br, bi, cr, ci_, dr, di, hr, hi = st
+        a = -(i - 1) * (i - 1)
+        br = br + 2
+        d = cinv((a * dr + br, a * di + bi))
+        cinv_c = cinv((cr, ci_))
+        c = (br + a * cinv_c[0], bi + a * cinv_c[1])
+        delta = cmul(c, d)
+        h = cmul((hr, hi), delta)
+        done = xnp.abs(delta[0] - 1) + xnp.abs(delta[1]) <= eps
+        return (i + 1, br, bi, c[0], c[1], d[0], d[1], h[0], h[1]), done
+
+    one, zero = xnp.ones_like(t), xnp.zeros_like(t)
+    d0 = cinv((one, t))
+    st = (xnp.full_like(t, 2), one, t, xnp.full_like(t, 1 / tiny), zero, d0[0], d0[1], d0[0],
+          d0[1])
+    st = _masked_loop(step, enabled, st, 1000)
+    h = cmul((xnp.cos(t), -xnp.sin(t)), (st[7], st[8]))
+    return _k(t, math.pi / 2) + h[1], -h[0]
+
+
+@custom_jvp
+def _sici(x):
+    t = xnp.abs(x)
+    small = t <= 2
+    ts = xnp.where(small, t, _k(t, 1))
+    tl = xnp.where(small | ~xnp.isfinite(t), _k(t, 3), t)
+    si_s, ci_s = _sici_series(ts)
+    ci_s = ci_s + _EULER + xnp.log(ts)
+    si_l, ci_l = _sici_fraction(tl, ~small & xnp.isfinite(t))
+    si = xnp.where(small, si_s, si_l)
+    ci = xnp.where(small, ci_s, ci_l)
+    si = xnp.where(t == np.inf, _k(t, math.pi / 2), si)
+    ci = xnp.where(t == np.inf, _k(t, 0), xnp.where(t == 0, _k(t, -np.inf), ci))
+    si = xnp.where(x < 0, -si, si)
+    ci = xnp.where(x == -np.inf, _k(x, np.nan), ci)
+    return si, ci
+
+
+@_sici.defjvp
+def _sici_jvp(primals, tangents):
+    x, = primals
+    t, = tangents
+    si, ci = _sici(x)
+    safe = xnp.where(x == 0, xnp.ones_like(x), x)
+    dsi = xnp.where(x == 0, xnp.ones_like(x), xnp.sin(safe) / safe)
+    return (si, ci), (t * dsi, t * xnp.cos(x) / x)
+
+
+@_jit
+def sici(x: ArrayLike) -> tuple[Array, Array]:
+    """The sine and cosine integrals ``(Si(x), Ci(x))``: ``Si = int_0^x sin(t)/t dt``,
+    ``Ci = gamma + log|x| + int_0^|x| (cos(t) - 1)/t dt``."""
+    x, = promote_args_inexact("sici", x)
+    _real_only("sici", x)
+    return _sici(x)
