@@ -83,6 +83,9 @@ def test_float64_iterative():
         si, ci = xsp.sici(v)
         np.testing.assert_allclose(np.asarray(si), sc.sici(v)[0], rtol=1e-14)
         np.testing.assert_allclose(np.asarray(ci), sc.sici(v)[1], rtol=1e-14, atol=1e-300)
+        oh, oa = np.array([0.0, 0.5, -1.0, 2.0, 10.0, 1.5, 3.0]), np.array([0.5, 1, 0.3, -2, 0.5, 3, 100])
+        np.testing.assert_allclose(np.asarray(xsp.owens_t(oh, oa)), sc.owens_t(oh, oa),
+                                   rtol=1e-13)
         la, lb = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5]), np.array([50.0, 10, 30, 1e4, 1e6, 50])
         np.testing.assert_allclose(np.asarray(xsp.betaln(la, lb)), sc.betaln(la, lb), rtol=1e-11)
         np.testing.assert_allclose(np.asarray(xsp.zeta(a + 1.5, x + 0.5)),
@@ -158,7 +161,9 @@ def test_gradients_against_finite_differences():
             (lambda z: xsp.poch(z, 2.5), lambda z: sc.poch(z, 2.5), 1.5),
             (lambda y: xsp.xlogy(2.0, y), lambda y: sc.xlogy(2.0, y), 1.5),
             (lambda x: xsp.entr(x), sc.entr, 0.4), (xsp.expi, sc.expi, -1.5),
-            (xsp.spence, sc.spence, 2.7), (lambda x: xsp.sici(x)[1], lambda x: sc.sici(x)[1], 3.0), (xsp.ndtri, sc.ndtri, 0.003),
+            (xsp.spence, sc.spence, 2.7), (lambda h: xsp.owens_t(h, 0.7),
+                                           lambda h: sc.owens_t(h, 0.7), 0.8),
+            (lambda a: xsp.owens_t(1.2, a), lambda a: sc.owens_t(1.2, a), 1.7), (lambda x: xsp.sici(x)[1], lambda x: sc.sici(x)[1], 3.0), (xsp.ndtri, sc.ndtri, 0.003),
             (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):
