@@ -35,7 +35,8 @@ BINARY = [  # name, a, b, rtol (float32)
     ("gammainc", POS, POS * 1.3, 2e-5), ("gammaincc", POS, POS * 0.7, 2e-5),
     ("betaln", POS, POS[::-1], 2e-5), ("beta", POS, POS[::-1], 2e-5),
     ("xlogy", REAL, POS, 1e-6), ("xlog1py", REAL, POS, 1e-6), ("rel_entr", POS, POS[::-1], 2e-5),
-    ("kl_div", POS, POS[::-1], 2e-5), ("zeta", POS + 1.2, POS, 2e-5), ("poch", POS, UNIT * 3, 5e-5),
+    ("kl_div", POS, POS[::-1], 2e-5), ("zeta", POS + 1.2, POS, 2e-5),
+    ("poch", POS, UNIT * 3, 5e-5),
     ("comb", np.floor(POS * 3), np.floor(POS), 5e-5), ("boxcox", POS, REAL / 4, 2e-5),
     ("boxcox1p", POS, REAL / 4, 2e-5),
 ]
@@ -50,7 +51,8 @@ def test_binary_float32_jit(name, a, b, rtol):
 
 def test_float64_iterative():
     with xtrace.enable_x64():
-        a, x = np.array([0.1, 0.5, 2.0, 3.0, 10.0, 30.0]), np.array([0.01, 4.0, 2.0, 3.0, 12., 25.])
+        a = np.array([0.1, 0.5, 2.0, 3.0, 10.0, 30.0])
+        x = np.array([0.01, 4.0, 2.0, 3.0, 12., 25.])
         np.testing.assert_allclose(np.asarray(xsp.gammainc(a, x)), sc.gammainc(a, x), rtol=1e-12)
         np.testing.assert_allclose(np.asarray(xsp.gammaincc(a, x)), sc.gammaincc(a, x),
                                    rtol=1e-12)
@@ -75,7 +77,8 @@ def test_float64_iterative():
         s = np.array([0.0, 1e-8, 0.3, 0.9, 1.0, 1.7, 2.5, 10.0, 1e6])
         np.testing.assert_allclose(np.asarray(xsp.spence(s)), sc.spence(s), rtol=1e-14,
                                    atol=1e-300)
-        ha, hb = np.array([0.5, 1.0, -1.5, 0.0, 2.0, 1.0, 5.0]), np.array([1.5, 2, 2.5, 1, 2, 4, 1.5])
+        ha = np.array([0.5, 1.0, -1.5, 0.0, 2.0, 1.0, 5.0])
+        hb = np.array([1.5, 2, 2.5, 1, 2, 4, 1.5])
         hx = np.array([0.3, -2.0, 1.0, 3.0, 1.5, -30.0, 40.0])
         np.testing.assert_allclose(np.asarray(xsp.hyp1f1(ha, hb, hx)), sc.hyp1f1(ha, hb, hx),
                                    rtol=1e-13)
@@ -83,10 +86,12 @@ def test_float64_iterative():
         si, ci = xsp.sici(v)
         np.testing.assert_allclose(np.asarray(si), sc.sici(v)[0], rtol=1e-14)
         np.testing.assert_allclose(np.asarray(ci), sc.sici(v)[1], rtol=1e-14, atol=1e-300)
-        oh, oa = np.array([0.0, 0.5, -1.0, 2.0, 10.0, 1.5, 3.0]), np.array([0.5, 1, 0.3, -2, 0.5, 3, 100])
+        oh = np.array([0.0, 0.5, -1.0, 2.0, 10.0, 1.5, 3.0])
+        oa = np.array([0.5, 1, 0.3, -2, 0.5, 3, 100])
         np.testing.assert_allclose(np.asarray(xsp.owens_t(oh, oa)), sc.owens_t(oh, oa),
                                    rtol=1e-13)
-        la, lb = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5]), np.array([50.0, 10, 30, 1e4, 1e6, 50])
+        la = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5])
+        lb = np.array([50.0, 10, 30, 1e4, 1e6, 50])
         np.testing.assert_allclose(np.asarray(xsp.betaln(la, lb)), sc.betaln(la, lb), rtol=1e-11)
         np.testing.assert_allclose(np.asarray(xsp.zeta(a + 1.5, x + 0.5)),
                                    sc.zeta(a + 1.5, x + 0.5), rtol=1e-12)
@@ -99,7 +104,8 @@ def test_special_values():
         sc.gammainc([0, 1, 2, -1, 0, 3], [0, 0, np.inf, 1, 2, -1]))
     np.testing.assert_array_equal(
         np.asarray(lax.igammac(f([0, 1, 2, 0]), f([0, 0, np.inf, 2]))), [np.nan, 1, 0, 0])
-    a, b, x = [0, 1, 2, -1, 0, 2, 2, 2], [1, 0, 2, 1, 0, np.inf, 3, 3], [.5, .5, 0, .5, .5, .3, 1, 2]
+    a, b = [0, 1, 2, -1, 0, 2, 2, 2], [1, 0, 2, 1, 0, np.inf, 3, 3]
+    x = [.5, .5, 0, .5, .5, .3, 1, 2]
     np.testing.assert_array_equal(np.asarray(xsp.betainc(f(a), f(b), f(x))), sc.betainc(a, b, x))
     g = np.asarray(xsp.gammasgn(f([-0.5, -1.0, 0.0, -0.0, 2.5, -np.inf, np.nan])))
     np.testing.assert_array_equal(g, [-1, np.nan, 1, -1, 1, np.nan, np.nan])
@@ -109,7 +115,8 @@ def test_special_values():
     assert float(xsp.expi(0.0)) == -np.inf
     assert float(xsp.xlogy(0.0, 0.0)) == 0 and float(xsp.rel_entr(0.0, 0.0)) == 0
     assert float(xsp.kl_div(1.0, 0.0)) == np.inf
-    np.testing.assert_array_equal(np.asarray(xsp.ndtri(f([0, 1, -0.5]))), [-np.inf, np.inf, np.nan])
+    np.testing.assert_array_equal(np.asarray(xsp.ndtri(f([0, 1, -0.5]))),
+                                  [-np.inf, np.inf, np.nan])
     np.testing.assert_allclose(np.asarray(xsp.factorial(f([-1, 0, 5]))), [0, 1, 120], rtol=1e-5)
     np.testing.assert_allclose(np.asarray(xsp.comb(5, 2, repetition=True)), 15, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(xsp.multigammaln(f([3.0, 4.5]), 3)),
@@ -163,7 +170,9 @@ def test_gradients_against_finite_differences():
             (lambda x: xsp.entr(x), sc.entr, 0.4), (xsp.expi, sc.expi, -1.5),
             (xsp.spence, sc.spence, 2.7), (lambda h: xsp.owens_t(h, 0.7),
                                            lambda h: sc.owens_t(h, 0.7), 0.8),
-            (lambda a: xsp.owens_t(1.2, a), lambda a: sc.owens_t(1.2, a), 1.7), (lambda x: xsp.sici(x)[1], lambda x: sc.sici(x)[1], 3.0), (xsp.ndtri, sc.ndtri, 0.003),
+            (lambda a: xsp.owens_t(1.2, a), lambda a: sc.owens_t(1.2, a), 1.7),
+            (lambda x: xsp.sici(x)[1], lambda x: sc.sici(x)[1], 3.0),
+            (xsp.ndtri, sc.ndtri, 0.003),
             (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):

@@ -21,7 +21,7 @@ from xtrace._src.jit import jit
 from xtrace._src.prims.common import broadcast_rank0, check_kind, lax_args, same_shapes_dtypes
 from xtrace._src.prims.control_flow import while_loop
 from xtrace._src.prims.elementwise import (
-    abs, add, bessel_i1e, bitwise_and, bitwise_not, bitwise_or, div, eq, exp, ge, gt, le,
+    abs, add, bessel_i1e, bitwise_and, bitwise_not, bitwise_or, div, eq, exp, gt, le,
     lgamma, log, log1p, lt, mul, ne, select, sign, sqrt, sub)
 from xtrace._src.prims.reductions import reduce_or
 from xtrace._src.prims.structural import broadcast_in_dim

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import xtrace.numpy as xnp
-from xtrace._src import core, dtypes, lax
+from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer, get_aval
 from xtrace._src.custom_derivatives import custom_jvp
@@ -57,8 +57,8 @@ def promote_dtypes_inexact(name: str, *args) -> list:
     dt = xnp.result_type(*xs)
     if not dtypes.is_inexact(dt):
         dt = dtypes.default_float()
-    return [x if get_aval(x).dtype == dt else lax.convert_element_type(x, dt, get_aval(x).weak_type)
-            for x in xs]
+    return [x if get_aval(x).dtype == dt
+            else lax.convert_element_type(x, dt, get_aval(x).weak_type) for x in xs]
 
 
 def _real_only(name: str, x) -> None:
