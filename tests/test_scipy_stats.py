@@ -101,6 +101,12 @@ def test_shape_only_distributions():
         xst.multinomial.logpmf(np.array([1.0, 2.0]), 3, np.array([0.5, 0.5]))
 
 
+def test_poisson_entropy():
+    mu = np.array([0.0, 0.5, 3.0, 9.9, 10.0, 50.0, 99.0, 100.0, 300.0], np.float32)
+    np.testing.assert_allclose(np.asarray(xst.poisson.entropy(mu)), ss.poisson.entropy(mu),
+                               rtol=5e-6, atol=1e-7)
+
+
 def test_broadcasting_dtypes_and_defaults():
     out = xst.norm.logpdf(np.zeros((3, 1), np.float32), np.arange(4.0, dtype=np.float32))
     assert out.shape == (3, 4) and out.dtype == np.float32

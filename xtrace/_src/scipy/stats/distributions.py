@@ -388,6 +388,25 @@ def poisson_cdf(k, mu, loc=0):
     return xnp.where(x < 0, _k(k, 0), lax.igammac(xnp.floor(1 + xnp.maximum(x, _k(x, 0))), mu))
 
 
+def _poisson_entropy_sum(mu, kmax, bound):
+    k = np.arange(kmax, dtype=get_aval(mu).dtype)
+    m = xnp.expand_dims(mu, -1)
+    logp = sp.xlogy(k, m) - lax.lgamma(k + 1) - m
+    terms = -xnp.exp(logp) * logp
+    return xnp.sum(xnp.where(k < xnp.expand_dims(bound, -1), terms, _k(mu, 0)), -1)
+
+
+def poisson_entropy(mu, loc=0):
+    """The entropy of ``scipy.stats.poisson(mu)`` (``loc`` does not change it): a direct sum
+    below ``mu = 100``, the asymptotic expansion above."""
+    mu, loc = _args("poisson.entropy", mu, loc)
+    small = _poisson_entropy_sum(mu, 35, xnp.ceil(mu + 20))
+    medium = _poisson_entropy_sum(mu, 250, xnp.ceil(mu + 10 * xnp.sqrt(mu) + 20))
+    large = 0.5 * xnp.log(_k(mu, 2 * np.pi * np.e) * mu) - 1 / (12 * mu)
+    out = xnp.where(mu < 10, small, xnp.where(mu < 100, medium, large))
+    return xnp.where(mu == 0, _k(mu, 0), out)
+
+
 def bernoulli_logpmf(k, p, loc=0):
     k, p, loc = _args("bernoulli.logpmf", k, p, loc)
     x = k - loc
@@ -586,6 +605,8 @@ for _name, _f in list(globals().items()):
             _f.__doc__ = f"The {_NAMES[_fn]} of ``scipy.stats.{_dist}``."
         _f.__name__ = _fn
         _f.__qualname__ = _fn
+poisson_entropy.__name__ = poisson_entropy.__qualname__ = "entropy"
+poisson_entropy = _compiled()(poisson_entropy)
 for _dist, _log in [(d, n) for n in list(globals()) if n.endswith(("_logpdf", "_logpmf"))
                     for d in [n.rsplit("_", 1)[0]]]:
     _plain = _log.replace("_log", "_", 1).replace("__", "_")
