@@ -127,6 +127,17 @@ def test_special_values():
                                sc.polygamma([1, 2], [2.0, 3.0]), rtol=1e-5)
 
 
+def test_bessel_jn():
+    z = np.array([0.0, 1e-5, 1.0, 5.0, -2.0, 15.0, 0.01], np.float32)
+    out = xsp.bessel_jn(z, v=4)
+    assert out.shape == (5, 7) and out.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(out), sc.jv(np.arange(5)[:, None], z), atol=2e-7)
+    g = xtrace.grad(lambda x: xsp.bessel_jn(x, v=1)[0])(np.float32(2.0))
+    np.testing.assert_allclose(float(g), -sc.jv(1, 2.0), rtol=1e-5)  # J0' = -J1
+    with pytest.raises(ValueError, match="n_iter"):
+        xsp.bessel_jn(z, v=5, n_iter=3)
+
+
 def test_reductions_and_softmax():
     x = RNG.normal(size=(3, 4)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(xsp.logsumexp(x, axis=1)), sc.logsumexp(x, axis=1),

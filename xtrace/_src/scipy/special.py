@@ -1026,3 +1026,49 @@ def owens_t(h: ArrayLike, a: ArrayLike) -> Array:
     h, a = promote_args_inexact("owens_t", h, a)
     _real_only("owens_t", h)
     return _owens_t(h, a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bessel functions of the first kind, integer order
+
+
+def _bessel_jn_small(z, v):
+    """J_0..J_v for |z| < 1e-3 by three terms of their power series."""
+    h2 = (z / 2) ** 2
+    out = []
+    for n in range(v + 1):
+        lead = (z / 2) ** n / math.factorial(n)
+        out.append(lead * (1 - h2 / (n + 1) + h2 * h2 / (2 * (n + 1) * (n + 2))))
+    return xnp.stack(out)
+
+
+@_jit_static("v", "n_iter")
+def bessel_jn(z: ArrayLike, *, v: int, n_iter: int = 50) -> Array:
+    """Bessel functions of the first kind ``J_0(z) .. J_v(z)`` (shape ``(v + 1,) + z.shape``),
+    by Miller's backward recurrence from order ``n_iter`` (rescaled, so it does not overflow),
+    normalized by ``J_0 + 2 sum J_2k = 1``."""
+    z, = promote_dtypes_inexact("bessel_jn", z)
+    if dtypes.is_complex(get_aval(z).dtype):
+        raise ValueError("complex input not supported.")
+    v, n_iter = operator.index(v), operator.index(n_iter)
+    if v < 0:
+        raise ValueError(f"bessel_jn: the order v must be non-negative, got {v}")
+    if n_iter < v:
+        raise ValueError(f"bessel_jn: n_iter ({n_iter}) must be at least v ({v})")
+    big = 1e10 if get_aval(z).dtype == np.float32 else 1e100
+    small = xnp.abs(z) < 1e-3
+    zs = xnp.where(small, xnp.ones_like(z), z)
+    f0, f1, bs = xnp.zeros_like(z), xnp.ones_like(z), xnp.zeros_like(z)
+    stored = [None] * (v + 1)
+    for k in range(n_iter, -1, -1):
+        f = 2 * (k + 1) * f1 / zs - f0
+        if k % 2 == 0:
+            bs = bs + (2 * f if k else f)
+        if k <= v:
+            stored[k] = f
+        f0, f1 = f1, f
+        scale = xnp.where(xnp.abs(f1) > big, _k(z, 1 / big), xnp.ones_like(z))
+        f0, f1, bs = f0 * scale, f1 * scale, bs * scale
+        stored = [None if s is None else s * scale for s in stored]
+    out = xnp.stack(stored) / bs
+    return xnp.where(small, _bessel_jn_small(z, v), out)
