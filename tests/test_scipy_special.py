@@ -235,3 +235,13 @@ def test_errors():
         lax.igamma(np.int32(1), np.int32(2))
     with pytest.raises(NotImplementedError):
         xsp.factorial(3, exact=True)
+
+
+def test_lazy_submodules():
+    import subprocess
+    import sys
+    code = ("import sys, xtrace; assert 'xtrace.scipy.special' not in sys.modules; "
+            "print(float(xtrace.scipy.special.gammaln(4.0)), 'xtrace.scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    value, stats_loaded = out.stdout.split()
+    assert abs(float(value) - np.log(6)) < 1e-5 and stats_loaded == "False"

@@ -17,7 +17,7 @@ from xtrace._src.api import (grad, hessian, jacfwd, jacrev, jvp, linearize, valu
 from xtrace._src.custom_derivatives import checkpoint, custom_jvp, custom_vjp, remat
 from xtrace._src.jit import block_until_ready, device_put, jit, make_jaxpr
 from xtrace._src.pmap import device_put_replicated, device_put_sharded, pmap
-from xtrace import distributed, lax, nn, numpy, random, tree_util  # noqa: F401
+from xtrace import distributed, lax, nn, numpy, random, scipy, tree_util  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -26,4 +26,4 @@ __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad"
            "remat", "devices", "local_devices", "local_device_count", "process_index",
            "process_count",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
-           "enable_x64", "live_buffer_count", "print_environment_info", "distributed", "lax", "nn", "numpy", "random", "tree_util"]
+           "enable_x64", "live_buffer_count", "print_environment_info", "distributed", "lax", "nn", "numpy", "random", "scipy", "tree_util"]
