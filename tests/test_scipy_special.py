@@ -20,7 +20,7 @@ UNARY = [  # name, inputs, rtol (float32)
     ("ndtri", UNIT, 1e-5), ("log_ndtr", REAL, 1e-5), ("expit", REAL, 1e-6),
     ("logit", UNIT, 2e-5), ("i0", REAL, 1e-5), ("i0e", REAL, 1e-5), ("i1", REAL, 1e-5),
     ("i1e", REAL, 1e-5), ("entr", POS, 1e-5), ("gammasgn", REAL, 0),
-    ("expi", REAL, 2e-5), ("exp1", POS, 2e-5), ("spence", POS, 2e-5),
+    ("expi", REAL, 2e-5), ("exp1", POS, 2e-5), ("spence", POS, 2e-5), ("dawsn", REAL, 2e-5),
 ]
 
 
@@ -90,6 +90,8 @@ def test_float64_iterative():
         oa = np.array([0.5, 1, 0.3, -2, 0.5, 3, 100])
         np.testing.assert_allclose(np.asarray(xsp.owens_t(oh, oa)), sc.owens_t(oh, oa),
                                    rtol=1e-13)
+        d = np.array([-3.0, 0.0, 0.1, 1.0, 4.0, 30.0, 1e8])
+        np.testing.assert_allclose(np.asarray(xsp.dawsn(d)), sc.dawsn(d), rtol=1e-14)
         la = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5])
         lb = np.array([50.0, 10, 30, 1e4, 1e6, 50])
         np.testing.assert_allclose(np.asarray(xsp.betaln(la, lb)), sc.betaln(la, lb), rtol=1e-11)
@@ -183,7 +185,7 @@ def test_gradients_against_finite_differences():
                                            lambda h: sc.owens_t(h, 0.7), 0.8),
             (lambda a: xsp.owens_t(1.2, a), lambda a: sc.owens_t(1.2, a), 1.7),
             (lambda x: xsp.sici(x)[1], lambda x: sc.sici(x)[1], 3.0),
-            (xsp.ndtri, sc.ndtri, 0.003),
+            (xsp.ndtri, sc.ndtri, 0.003), (xsp.dawsn, sc.dawsn, 1.7),
             (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):
