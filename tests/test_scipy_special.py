@@ -90,6 +90,10 @@ def test_float64_iterative():
         oa = np.array([0.5, 1, 0.3, -2, 0.5, 3, 100])
         np.testing.assert_allclose(np.asarray(xsp.owens_t(oh, oa)), sc.owens_t(oh, oa),
                                    rtol=1e-13)
+        fx = np.array([-2.0, 0.0, 0.5, 1.49, 1.5, 3.0, 7.0, np.inf])
+        fs, fc = xsp.fresnel(fx)
+        np.testing.assert_allclose(np.asarray(fs), sc.fresnel(fx)[0], rtol=1e-13, atol=1e-300)
+        np.testing.assert_allclose(np.asarray(fc), sc.fresnel(fx)[1], rtol=1e-13, atol=1e-300)
         d = np.array([-3.0, 0.0, 0.1, 1.0, 4.0, 30.0, 1e8])
         np.testing.assert_allclose(np.asarray(xsp.dawsn(d)), sc.dawsn(d), rtol=1e-14)
         la = np.array([0.001, 0.5, 30.0, 1e3, 2.0, -0.5])
@@ -186,6 +190,7 @@ def test_gradients_against_finite_differences():
             (lambda a: xsp.owens_t(1.2, a), lambda a: sc.owens_t(1.2, a), 1.7),
             (lambda x: xsp.sici(x)[1], lambda x: sc.sici(x)[1], 3.0),
             (xsp.ndtri, sc.ndtri, 0.003), (xsp.dawsn, sc.dawsn, 1.7),
+            (lambda x: xsp.fresnel(x)[0], lambda x: sc.fresnel(x)[0], 1.2),
             (lambda x: xsp.expn(3, x), lambda x: sc.expn(3, x), 1.5),
         ]
         for i, (f, ref, x0) in enumerate(cases):
