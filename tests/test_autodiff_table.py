@@ -45,6 +45,7 @@ ELEMENTWISE_DOMAINS = {
     "acosh": (1, _u(1.5, 3)), "atanh": (1, _u(-0.8, 0.8)), "erf": (1, _u(-2, 2)),
     "erfc": (1, _u(-2, 2)), "erf_inv": (1, _u(-0.8, 0.8)), "lgamma": (1, _u(0.5, 4)),
     "digamma": (1, _u(0.5, 4)), "polygamma": (1, _u(0.5, 4)),
+    "zeta": (1, _u(0.5, 4)), "bessel_i1e": (1, _away(0.5, 4)),
     "square": (1, _u(-2, 2)), "integer_pow": (1, _away(0.5, 2)),
     "convert_element_type": (1, _u(-2, 2)), "select_n": (2, _u(-2, 2)),
     "clamp": (1, _u(-2, 2)), "real": (1, _u(-2, 2)), "imag": (1, _u(-2, 2)),
@@ -57,6 +58,7 @@ def _elementwise_fn(name):
     special = {
         "integer_pow": lambda x: (lax.integer_pow(x, 3), lax.integer_pow(x, -2)),
         "polygamma": lambda x: lax.polygamma(np.float64(1), x),
+        "zeta": lambda q: lax.zeta(np.float64(2.5), q),
         "convert_element_type": lambda x: lax.convert_element_type(
             lax.convert_element_type(x, np.float32), np.float64),
         "select_n": lambda x, y: lax.select_n(lax.gt(x, y), x, y),

@@ -1,5 +1,6 @@
 """Cases for special functions without a NumPy counterpart, against series references."""
 import numpy as np
+import scipy.special as sc
 
 from xtrace import lax
 from tests.primitive_cases import Case
@@ -28,5 +29,15 @@ CASES = {
              rtol=1e-4),
         Case(lambda x: lax.polygamma(np.float64(2), x), [_X], _tetragamma, rtol=1e-9,
              x64=True, name="order2_f64"),
+    ],
+    "zeta": [
+        Case(lambda q: lax.zeta(np.float32(2.5), q), [_X.astype(np.float32)],
+             lambda q: sc.zeta(2.5, q), rtol=1e-5),
+        Case(lambda q: lax.zeta(np.float64(3.5), q), [_X], lambda q: sc.zeta(3.5, q),
+             rtol=1e-12, x64=True, name="f64"),
+    ],
+    "bessel_i1e": [
+        Case(lax.bessel_i1e, [(_X * 4 - 10).astype(np.float32)], sc.i1e, rtol=1e-5),
+        Case(lax.bessel_i1e, [_X * 4 - 10], sc.i1e, rtol=1e-12, x64=True, name="f64"),
     ],
 }

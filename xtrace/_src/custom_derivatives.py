@@ -113,8 +113,9 @@ def _custom_jvp_call_jvp(primals, tangents, *, jaxpr, jvp, num_consts):
     # Closed-over values (the first num_consts operands) are treated as constants.
     consts, primals = primals[:num_consts], primals[num_consts:]
     tangents = tangents[num_consts:]
-    tangents = [ad.instantiate(t) if dtypes.is_inexact(get_aval(p).dtype) else t
-                for t, p in zip(tangents, primals)]
+    if not getattr(jvp, "symbolic_zeros", False):
+        tangents = [ad.instantiate(t) if dtypes.is_inexact(get_aval(p).dtype) else t
+                    for t, p in zip(tangents, primals)]
     out, t_out = jvp(consts, primals, tangents)
     return out, t_out
 
@@ -131,9 +132,14 @@ class custom_jvp:
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.jvp: Callable | None = None
+        self.symbolic_zeros = False
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
+        """Set the JVP rule. With ``symbolic_zeros`` the rule sees the tangents of the inputs
+        that are not being differentiated as ``SymbolicZero`` objects (``ad.Zero``) instead of
+        arrays of zeros."""
         self.jvp = jvp
+        self.symbolic_zeros = bool(symbolic_zeros)
         return jvp
 
     def defjvps(self, *jvps: Callable | None) -> None:
@@ -164,11 +170,12 @@ class custom_jvp:
         in_tree, leaves = a.in_tree, a.leaves
         user_jvp = self.jvp
         nondiff = a.nondiff
+        symbolic = self.symbolic_zeros
 
         def flat_jvp(consts_, primals, tangents):
             p = tree_unflatten(in_tree, primals)
-            t = tree_unflatten(in_tree, [ad.instantiate(x) if isinstance(x, Zero) else x
-                                         for x in tangents])
+            t = tree_unflatten(in_tree, [ad.instantiate(x) if isinstance(x, Zero)
+                                         and not symbolic else x for x in tangents])
             res = user_jvp(*nondiff, tuple(p), tuple(t)) if nondiff else user_jvp(tuple(p),
                                                                                    tuple(t))
             if not (isinstance(res, (tuple, list)) and len(res) == 2):
@@ -183,6 +190,7 @@ class custom_jvp:
                     f"structures {po_tree} / {to_tree}, but the function returns {out_tree}")
             return po_leaves, to_leaves
 
+        flat_jvp.symbolic_zeros = symbolic
         outs = custom_jvp_call_p.bind(*consts, *leaves, jaxpr=jaxpr, jvp=flat_jvp,
                                       num_consts=len(consts))
         return tree_unflatten(out_tree, outs)

@@ -6,7 +6,11 @@ from xtrace._src.prims.elementwise import (  # noqa: F401
     exp, exp2, expm1, floor, ge, gt, imag, integer_pow, is_finite, le, lgamma, log, log1p,
     logistic, lt, max, min, mul, mulhi, ne, neg, nextafter, polygamma, population_count, pow,
     real, reciprocal, reduce_precision, rem, round, rsqrt, select, select_n, shift_left,
-    shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, square, sub, tan, tanh)
+    shift_right_arithmetic, shift_right_logical, sign, sin, sinh, sqrt, square, sub, tan, tanh,
+    zeta, bessel_i1e)
+from xtrace._src.lax_special import (  # noqa: F401
+    bessel_i0e, betainc, igamma, igamma_grad_a, igammac, random_gamma_grad,
+    regularized_incomplete_beta)
 from xtrace._src.prims.indexing import (  # noqa: F401
     GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers, gather, index_take,
     scatter, scatter_add, scatter_apply, scatter_max, scatter_min, scatter_mul, scatter_sub)

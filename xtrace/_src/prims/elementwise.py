@@ -151,6 +151,10 @@ lgamma_p, lgamma = elementwise("lgamma", None, FLOAT, 1, lower=_lower_chlo("lgam
 digamma_p, digamma = elementwise("digamma", None, FLOAT, 1, lower=_lower_chlo("digamma"))
 # polygamma(m, x): the m-th derivative of digamma; m is a float array of integer values.
 polygamma_p, polygamma = elementwise("polygamma", None, FLOAT, 2, lower=_lower_chlo("polygamma"))
+# zeta(x, q): the Hurwitz zeta function sum_k (q + k)**-x; bessel_i1e: exp(-|x|) I_1(x).
+zeta_p, zeta = elementwise("zeta", None, FLOAT, 2, lower=_lower_chlo("zeta"))
+bessel_i1e_p, bessel_i1e = elementwise("bessel_i1e", None, FLOAT, 1,
+                                       lower=_lower_chlo("bessel_i1e"))
 
 
 def _lower_exp2(ctx, x):
@@ -674,6 +678,24 @@ defjvp2(erf_inv_p, lambda g, ans, x: mul(g, mul(_c(x, math.sqrt(math.pi) / 2),
 defjvp(lgamma_p, lambda g, x: mul(g, digamma(x)))
 defjvp(digamma_p, lambda g, x: mul(g, polygamma(_c(x, 1), x)))
 defjvp(polygamma_p, None, lambda g, m, x: mul(g, polygamma(add(m, _c(m, 1)), x)))
+
+
+# Like polygamma's order, zeta's exponent gets no derivative here (xtrace.scipy.special.zeta has
+# one, from a series).
+defjvp(zeta_p, None, lambda g, x, q: mul(g, neg(mul(x, zeta(add(x, _c(x, 1)), q)))))
+
+
+def _bessel_i1e_dx(g, ans, x):
+    # d/dx i1e = i0e(x) - i1e(x) * (sign(x) + 1/x), with the limit 1/2 at x = 0.
+    from xtrace._src.lax_special import bessel_i0e
+    eps = float(np.finfo(get_aval(x).dtype).eps)
+    tiny = lt(abs(x), _c(x, eps))
+    safe = select(tiny, full_like_scalar(x, eps), x)
+    d = sub(bessel_i0e(safe), mul(ans, add(sign(safe), div(_c(x, 1), safe))))
+    return mul(g, select(tiny, full_like_scalar(x, 0.5), d))
+
+
+defjvp2(bessel_i1e_p, _bessel_i1e_dx)
 
 
 def _integer_pow_jvp(g, x, *, y):

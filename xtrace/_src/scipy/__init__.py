@@ -1,0 +1,1 @@
+"""Implementation of ``xtrace.scipy``: special functions and statistical distributions."""

@@ -1,0 +1,6 @@
+"""``xtrace.scipy.stats.pareto`` (``jax.scipy.stats.pareto``)."""
+from xtrace._src.scipy.stats.distributions import (  # noqa: F401
+    pareto_cdf as cdf, pareto_logcdf as logcdf, pareto_logpdf as logpdf, pareto_logsf as logsf,
+    pareto_pdf as pdf, pareto_ppf as ppf, pareto_sf as sf)
+
+__all__ = ['cdf', 'logcdf', 'logpdf', 'logsf', 'pdf', 'ppf', 'sf']
