@@ -16,6 +16,8 @@ import pytest
 import xtrace
 from xtrace._src import distributed
 
+pytestmark = pytest.mark.slow  # processes and timeouts: about two minutes; CI runs them
+
 WORKERS = Path(__file__).parent / "distributed_workers"
 ROOT = Path(__file__).parent.parent
 
