@@ -315,6 +315,21 @@ def test_map(mode):
     assert "scan" in prims(lambda xs: lax.map(xnp.sin, xs), xs)
 
 
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 10])
+def test_map_batch_size(batch_size):
+    # JAX's semantics: a scan over whole batches of f vmapped, then the leftover rows vmapped
+    xs = np.arange(14, dtype=np.float32).reshape(7, 2)
+    f = lambda r: {"s": xnp.sin(r).sum(), "v": r * 2}  # noqa: E731
+    out = xtrace.jit(lambda xs: lax.map(f, xs, batch_size=batch_size))(xs)
+    close(out["s"], np.sin(xs).sum(1))
+    close(out["v"], xs * 2)
+    g = xtrace.grad(lambda xs: lax.map(lambda r: xnp.sin(r).sum(), xs,
+                                       batch_size=batch_size).sum())(xs)
+    close(g, np.cos(xs))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        lax.map(f, xs, batch_size=0)
+
+
 def test_scan_lowering_is_a_while_loop():
     text = xtrace.jit(lambda xs: lax.scan(lambda c, x: (c + x, c * x), 0.0, xs)).lower(
         np.ones(5, np.float32)).as_text()

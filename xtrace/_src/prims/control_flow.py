@@ -693,11 +693,39 @@ def _map_step(f, _, x):
     return (), f(x)
 
 
+def _map_batch_step(f, _, x):
+    from xtrace._src.api import vmap
+    return (), vmap(f)(x)
+
+
 def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:  # noqa: A001
-    """``stack([f(x) for x in xs])`` over the leading axis of the pytree ``xs``, via scan."""
-    if batch_size is not None:
-        raise NotImplementedError("lax.map: batch_size needs vmap, which xtrace lacks so far")
-    return _scan(f, (), xs, None, False, 1, _map_step)[1]
+    """``stack([f(x) for x in xs])`` over the leading axis of the pytree ``xs``, via scan.
+
+    With ``batch_size``, as in JAX: a scan over batches of that many rows, ``f`` vmapped over
+    each batch, and the leftover rows (``len(xs) % batch_size``) vmapped once more at the end.
+    """
+    if batch_size is None:
+        return _scan(f, (), xs, None, False, 1, _map_step)[1]
+    from xtrace._src.api import vmap
+    from xtrace._src.prims.structural import concatenate, reshape, slice_in_dim
+    batch_size = operator.index(batch_size)
+    if batch_size < 1:
+        raise ValueError(f"lax.map: batch_size must be a positive integer, got {batch_size}")
+    leaves, tree = tree_flatten(xs)
+    if not leaves:
+        raise ValueError("lax.map: xs must hold at least one array to map over")
+    n = np.shape(leaves[0])[0]
+    whole, rest = divmod(n, batch_size)
+    stacked = [reshape(slice_in_dim(x, 0, whole * batch_size), (whole, batch_size)
+                       + tuple(np.shape(x)[1:])) for x in leaves]
+    ys = _scan(f, (), tree_unflatten(tree, stacked), None, False, 1,
+               _map_batch_step)[1] if whole else None
+    ys = None if ys is None else tree_map(
+        lambda y: reshape(y, (whole * batch_size,) + tuple(np.shape(y)[2:])), ys)
+    if not rest:
+        return ys
+    tail = vmap(f)(tree_unflatten(tree, [slice_in_dim(x, whole * batch_size, n) for x in leaves]))
+    return tail if ys is None else tree_map(lambda a, b: concatenate([a, b], 0), ys, tail)
 
 
 
