@@ -98,11 +98,16 @@ def promote_dtypes_only(*args: Any) -> list[Any]:
     return [_to_dtype(a, dt, weak) for a in args]
 
 
+class ShapeError(TypeError, ValueError):
+    """Operand shapes that do not fit together: a ValueError, as NumPy raises, and a TypeError,
+    as JAX raises, so code written for either catches it."""
+
+
 def broadcast_shapes(*shapes: Sequence[int], fname: str = "broadcast_shapes") -> tuple:
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
     except ValueError:
-        raise ValueError(f"{fname}: shapes " + ", ".join(str(tuple(s)) for s in shapes)
+        raise ShapeError(f"{fname}: shapes " + ", ".join(str(tuple(s)) for s in shapes)
                          + " cannot be broadcast together") from None
 
 
@@ -182,4 +187,4 @@ def size(a) -> int:
 __all__ = [_n for _n, _v in list(globals().items())
            if not _n.startswith("_") and getattr(_v, "__module__", None) == __name__]
 __all__ = [n for n in __all__
-           if n not in ("broadcast_arrays_for", "promote_args", "promote_dtypes_only")]
+           if n not in ("broadcast_arrays_for", "promote_args", "promote_dtypes_only", "ShapeError")]

@@ -25,8 +25,8 @@ from xtrace._src.jit import jit
 from xtrace._src.numpy import reductions as _red
 from xtrace._src.numpy.reductions import _jit
 from xtrace._src.numpy import ufuncs as _ufuncs
-from xtrace._src.numpy.core import (_is_array, asarray, broadcast_shapes, broadcast_to,
-                                     promote_dtypes_only)
+from xtrace._src.numpy.core import (ShapeError, _is_array, asarray, broadcast_shapes,
+                                     broadcast_to, promote_dtypes_only)
 
 
 def _arr(x):
@@ -72,7 +72,7 @@ def matmul(a, b, /, *, precision=None, preferred_element_type=None) -> Array:
     if b_vec:
         b = lax.reshape(b, b.shape + (1,))
     if a.shape[-1] != b.shape[-2]:
-        raise ValueError(
+        raise ShapeError(
             f"matmul: contracting dimensions differ: shapes {a.shape if not a_vec else a.shape[1:]}"
             f" and {b.shape if not b_vec else b.shape[:1]} (size {a.shape[-1]} is different "
             f"from {b.shape[-2]})")
@@ -127,7 +127,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None) -> Array:
             out, dtypes.canonicalize_dtype(preferred_element_type), False)
     bc = 0 if b.ndim == 1 else b.ndim - 2
     if a.shape[-1] != b.shape[bc]:
-        raise ValueError(f"dot: shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} not aligned: {a.shape[-1]} "
                          f"(dim {a.ndim - 1}) != {b.shape[bc]} (dim {bc})")
     return lax.dot_general(a, b, (((a.ndim - 1,), (bc,)), ((), ())), precision,
                            preferred_element_type)
@@ -168,7 +168,7 @@ def _matvec_check(name: str, m, v, m_axis: int) -> None:
         raise ValueError(f"{name}: expected a matrix (at least 2-d) and a vector (at least "
                          f"1-d), got shapes {m.shape} and {v.shape}")
     if m.shape[m_axis] != v.shape[-1]:
-        raise ValueError(f"{name}: shapes {m.shape} and {v.shape} are not aligned "
+        raise ShapeError(f"{name}: shapes {m.shape} and {v.shape} are not aligned "
                          f"({m.shape[m_axis]} != {v.shape[-1]})")
 
 
