@@ -14,15 +14,15 @@ import functools
 
 import numpy as np
 
-from xtrace._src import core
+from xtrace._src import core, dtypes
 from xtrace._src.core import get_aval
 from xtrace._src.custom_derivatives import custom_jvp
 from xtrace._src.jit import jit
 from xtrace._src.prims.common import broadcast_rank0, check_kind, lax_args, same_shapes_dtypes
 from xtrace._src.prims.control_flow import while_loop
 from xtrace._src.prims.elementwise import (
-    abs, add, bessel_i1e, bitwise_and, bitwise_not, bitwise_or, div, eq, exp, gt, le,
-    lgamma, log, log1p, lt, mul, ne, select, sign, sqrt, sub)
+    abs, add, bessel_i1e, bitwise_and, bitwise_not, bitwise_or, digamma, div, eq, exp, gt, le,
+    lgamma, log, log1p, lt, mul, ne, neg, select, sign, sqrt, sub)
 from xtrace._src.prims.reductions import reduce_or
 from xtrace._src.prims.structural import broadcast_in_dim
 
@@ -274,10 +274,121 @@ def igamma_grad_a(a, x):
 
 
 def random_gamma_grad(a, x):
-    """The derivative of a Gamma(a) sample ``x`` with respect to ``a`` at fixed uniform noise:
-    ``-igamma_grad_a(a, x) / (d/dx igamma(a, x))`` (``jax.lax.random_gamma_grad``)."""
-    a, x = _args("random_gamma_grad", a, x)
-    return div(sub(_k(a, 0), igamma_grad_a(a, x)), _igamma_dx(a, x))
+    """The derivative of a Gamma(a) sample ``x`` with respect to ``a`` at fixed uniform noise
+    (``jax.lax.random_gamma_grad``, by JAX's series / continued fraction)."""
+    return _random_gamma_grad(*_args("random_gamma_grad", a, x))
+
+
+def _const(value, dtype):
+    return np.asarray(value, dtype=dtype)
+
+
+# JAX's random_gamma_grad: d(sample)/d(a) at fixed CDF value, through the series (x <= max(1,
+# a)) or the continued fraction of the incomplete gamma function, whole arrays at a time
+# (finished elements are held fixed, as under JAX's vmap).
+
+def _igamma_series_dsample(ax, x, a, enabled):
+    dt = get_aval(a).dtype
+    eps = _const(dtypes.finfo(dt).eps, dt)
+    one = _full(a, 1)
+
+    def body(vals):
+        enabled, r, cterm, ans, x, dc_da, dans_da = vals
+        r2 = add(r, _const(1, dt))
+        dc_da2 = sub(mul(dc_da, div(x, r2)),
+                         div(mul(cterm, x), mul(r2, r2)))
+        dans_da2 = add(dans_da, dc_da2)
+        c2 = mul(cterm, div(x, r2))
+        ans2 = add(ans, c2)
+        cont = bitwise_and(enabled, gt(abs(div(dc_da2, dans_da2)), eps))
+        new = (r2, c2, ans2, x, dc_da2, dans_da2)
+        return (cont,) + tuple(select(enabled, n, o) for n, o in zip(new, vals[1:]))
+
+    zero = _full(a, 0)
+    vals = while_loop(lambda v: _any(v[0]), body, (enabled, a, one, one, x, zero, zero))
+    ans, dans_da = vals[3], vals[6]
+    dlogax_da = sub(log(x), digamma(add(a, _const(1, dt))))
+    return div(mul(neg(add(dans_da, mul(ans, dlogax_da))), x), a)
+
+
+def _igammac_cf_dsample(ax, x, a, enabled):
+    dt = get_aval(a).dtype
+    eps = dtypes.finfo(dt).eps
+    k = functools.partial(_const, dtype=dt)
+
+    def body(vals):
+        (enabled, ans, t, y, z, cnt, pkm1, qkm1, pkm2, qkm2,
+         dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da, dans_da) = vals
+        cnt = add(cnt, k(1))
+        y = add(y, k(1))
+        z = add(z, k(2))
+        yc = mul(y, cnt)
+        pk = sub(mul(pkm1, z), mul(pkm2, yc))
+        qk = sub(mul(qkm1, z), mul(qkm2, yc))
+        nz = ne(qk, k(0))
+        r = div(pk, qk)
+        t = select(nz, abs(div(sub(ans, r), r)), _full(r, 1))
+        ans = select(nz, r, ans)
+        dpk_da = add(sub(sub(mul(dpkm1_da, z), pkm1), mul(dpkm2_da, yc)),
+                         mul(pkm2, cnt))
+        dqk_da = add(sub(sub(mul(dqkm1_da, z), qkm1), mul(dqkm2_da, yc)),
+                         mul(qkm2, cnt))
+        dans_da_new = select(nz, div(sub(dpk_da, mul(ans, dqk_da)), qk),
+                                 dans_da)
+        grad_cond = select(nz, abs(sub(dans_da_new, dans_da)),
+                               _full(dans_da, 1))
+        pkm2, pkm1, qkm2, qkm1 = pkm1, pk, qkm1, qk
+        dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da = dpkm1_da, dqkm1_da, dpk_da, dqk_da
+        rescale = gt(abs(pk), div(k(1), k(eps)))
+        scaled = [select(rescale, mul(v, k(eps)), v) for v in
+                  (pkm2, pkm1, qkm2, qkm1, dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da)]
+        pkm2, pkm1, qkm2, qkm1, dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da = scaled
+        cont = bitwise_and(enabled, gt(grad_cond, k(eps)))
+        new = (ans, t, y, z)
+        held = tuple(select(enabled, n, o) for n, o in zip(new, vals[1:5]))
+        new2 = (pkm1, qkm1, pkm2, qkm2, dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da, dans_da_new)
+        held2 = tuple(select(enabled, n, o) for n, o in zip(new2, vals[6:]))
+        return (cont,) + held + (cnt,) + held2
+
+    y = sub(k(1), a)
+    z = add(add(x, y), k(1))
+    pkm2 = _full(x, 1)
+    qkm2 = x
+    pkm1 = add(x, k(1))
+    qkm1 = mul(z, x)
+    ans = div(pkm1, qkm1)
+    zero = _full(x, 0)
+    dqkm1_da = neg(x)
+    dans_da = div(sub(zero, mul(ans, dqkm1_da)), qkm1)
+    init = (enabled, ans, _full(x, 1), y, z, k(0), pkm1, qkm1, pkm2, qkm2,
+            zero, zero, zero, dqkm1_da, dans_da)
+    vals = while_loop(lambda v: bitwise_and(lt(v[5], k(2000)), _any(v[0])),
+                          body, init)
+    ans, dans_da = vals[1], vals[14]
+    dlogax_da = sub(log(x), digamma(a))
+    return neg(mul(add(dans_da, mul(ans, dlogax_da)), x))
+
+
+def _random_gamma_grad(a, x):
+    """d(sample)/d(a) of a Gamma(a) sample ``x`` (JAX's ``random_gamma_grad``)."""
+    dt = get_aval(a).dtype
+    k = functools.partial(_const, dtype=dt)
+    is_nan = bitwise_or(ne(a, a), ne(x, x))
+    x_is_zero = eq(x, k(0))
+    domain_error = bitwise_or(lt(x, k(0)), le(a, k(0)))
+    use_igammac = bitwise_and(gt(x, k(1)), gt(x, a))
+    ax = sub(sub(mul(a, log(x)), x), lgamma(a))
+    underflow = lt(ax, k(-np.log(dtypes.finfo(dt).max)))
+    ax = exp(ax)
+    enabled = bitwise_not(bitwise_or(bitwise_or(bitwise_or(
+        x_is_zero, domain_error), underflow), is_nan))
+    out = select(
+        use_igammac,
+        neg(_igammac_cf_dsample(ax, x, a, bitwise_and(enabled, use_igammac))),
+        _igamma_series_dsample(ax, x, a, bitwise_and(enabled,
+                                                         bitwise_not(use_igammac))))
+    out = select(x_is_zero, _full(out, 0), out)
+    return select(bitwise_or(domain_error, is_nan), _full(a, np.nan), out)
 
 
 # ---------------------------------------------------------------------------------------------

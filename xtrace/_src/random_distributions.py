@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from xtrace._src import dtypes, lax
+from xtrace._src import dtypes, lax, lax_special
 from xtrace._src.array import Array
 from xtrace._src.core import get_aval
 from xtrace._src.random import (
@@ -506,126 +506,18 @@ def _gamma_samples(key, a, log_space):
     return lax.reshape(out, shape)
 
 
-# JAX's random_gamma_grad: d(sample)/d(a) at fixed CDF value, through the series (x <= max(1,
-# a)) or the continued fraction of the incomplete gamma function, whole arrays at a time
-# (finished elements are held fixed, as under JAX's vmap).
-
 def _any(pred):
     nd = get_aval(pred).ndim
     return lax.reduce_or(pred, tuple(range(nd))) if nd else pred
 
 
-def _igamma_series_dsample(ax, x, a, enabled):
-    dt = get_aval(a).dtype
-    eps = _const(dtypes.finfo(dt).eps, dt)
-    one = _full_like(a, 1)
-
-    def body(vals):
-        enabled, r, cterm, ans, x, dc_da, dans_da = vals
-        r2 = lax.add(r, _const(1, dt))
-        dc_da2 = lax.sub(lax.mul(dc_da, lax.div(x, r2)),
-                         lax.div(lax.mul(cterm, x), lax.mul(r2, r2)))
-        dans_da2 = lax.add(dans_da, dc_da2)
-        c2 = lax.mul(cterm, lax.div(x, r2))
-        ans2 = lax.add(ans, c2)
-        cont = lax.bitwise_and(enabled, lax.gt(lax.abs(lax.div(dc_da2, dans_da2)), eps))
-        new = (r2, c2, ans2, x, dc_da2, dans_da2)
-        return (cont,) + tuple(lax.select(enabled, n, o) for n, o in zip(new, vals[1:]))
-
-    zero = _full_like(a, 0)
-    vals = lax.while_loop(lambda v: _any(v[0]), body, (enabled, a, one, one, x, zero, zero))
-    ans, dans_da = vals[3], vals[6]
-    dlogax_da = lax.sub(lax.log(x), lax.digamma(lax.add(a, _const(1, dt))))
-    return lax.div(lax.mul(lax.neg(lax.add(dans_da, lax.mul(ans, dlogax_da))), x), a)
-
-
-def _igammac_cf_dsample(ax, x, a, enabled):
-    dt = get_aval(a).dtype
-    eps = dtypes.finfo(dt).eps
-    k = functools.partial(_const, dtype=dt)
-
-    def body(vals):
-        (enabled, ans, t, y, z, cnt, pkm1, qkm1, pkm2, qkm2,
-         dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da, dans_da) = vals
-        cnt = lax.add(cnt, k(1))
-        y = lax.add(y, k(1))
-        z = lax.add(z, k(2))
-        yc = lax.mul(y, cnt)
-        pk = lax.sub(lax.mul(pkm1, z), lax.mul(pkm2, yc))
-        qk = lax.sub(lax.mul(qkm1, z), lax.mul(qkm2, yc))
-        nz = lax.ne(qk, k(0))
-        r = lax.div(pk, qk)
-        t = lax.select(nz, lax.abs(lax.div(lax.sub(ans, r), r)), _full_like(r, 1))
-        ans = lax.select(nz, r, ans)
-        dpk_da = lax.add(lax.sub(lax.sub(lax.mul(dpkm1_da, z), pkm1), lax.mul(dpkm2_da, yc)),
-                         lax.mul(pkm2, cnt))
-        dqk_da = lax.add(lax.sub(lax.sub(lax.mul(dqkm1_da, z), qkm1), lax.mul(dqkm2_da, yc)),
-                         lax.mul(qkm2, cnt))
-        dans_da_new = lax.select(nz, lax.div(lax.sub(dpk_da, lax.mul(ans, dqk_da)), qk),
-                                 dans_da)
-        grad_cond = lax.select(nz, lax.abs(lax.sub(dans_da_new, dans_da)),
-                               _full_like(dans_da, 1))
-        pkm2, pkm1, qkm2, qkm1 = pkm1, pk, qkm1, qk
-        dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da = dpkm1_da, dqkm1_da, dpk_da, dqk_da
-        rescale = lax.gt(lax.abs(pk), lax.div(k(1), k(eps)))
-        scaled = [lax.select(rescale, lax.mul(v, k(eps)), v) for v in
-                  (pkm2, pkm1, qkm2, qkm1, dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da)]
-        pkm2, pkm1, qkm2, qkm1, dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da = scaled
-        cont = lax.bitwise_and(enabled, lax.gt(grad_cond, k(eps)))
-        new = (ans, t, y, z)
-        held = tuple(lax.select(enabled, n, o) for n, o in zip(new, vals[1:5]))
-        new2 = (pkm1, qkm1, pkm2, qkm2, dpkm2_da, dqkm2_da, dpkm1_da, dqkm1_da, dans_da_new)
-        held2 = tuple(lax.select(enabled, n, o) for n, o in zip(new2, vals[6:]))
-        return (cont,) + held + (cnt,) + held2
-
-    y = lax.sub(k(1), a)
-    z = lax.add(lax.add(x, y), k(1))
-    pkm2 = _full_like(x, 1)
-    qkm2 = x
-    pkm1 = lax.add(x, k(1))
-    qkm1 = lax.mul(z, x)
-    ans = lax.div(pkm1, qkm1)
-    zero = _full_like(x, 0)
-    dqkm1_da = lax.neg(x)
-    dans_da = lax.div(lax.sub(zero, lax.mul(ans, dqkm1_da)), qkm1)
-    init = (enabled, ans, _full_like(x, 1), y, z, k(0), pkm1, qkm1, pkm2, qkm2,
-            zero, zero, zero, dqkm1_da, dans_da)
-    vals = lax.while_loop(lambda v: lax.bitwise_and(lax.lt(v[5], k(2000)), _any(v[0])),
-                          body, init)
-    ans, dans_da = vals[1], vals[14]
-    dlogax_da = lax.sub(lax.log(x), lax.digamma(a))
-    return lax.neg(lax.mul(lax.add(dans_da, lax.mul(ans, dlogax_da)), x))
-
-
-def _random_gamma_grad(a, x):
-    """d(sample)/d(a) of a Gamma(a) sample ``x`` (JAX's ``lax.random_gamma_grad``)."""
-    dt = get_aval(a).dtype
-    k = functools.partial(_const, dtype=dt)
-    is_nan = lax.bitwise_or(lax.ne(a, a), lax.ne(x, x))
-    x_is_zero = lax.eq(x, k(0))
-    domain_error = lax.bitwise_or(lax.lt(x, k(0)), lax.le(a, k(0)))
-    use_igammac = lax.bitwise_and(lax.gt(x, k(1)), lax.gt(x, a))
-    ax = lax.sub(lax.sub(lax.mul(a, lax.log(x)), x), lax.lgamma(a))
-    underflow = lax.lt(ax, k(-np.log(dtypes.finfo(dt).max)))
-    ax = lax.exp(ax)
-    enabled = lax.bitwise_not(lax.bitwise_or(lax.bitwise_or(lax.bitwise_or(
-        x_is_zero, domain_error), underflow), is_nan))
-    out = lax.select(
-        use_igammac,
-        lax.neg(_igammac_cf_dsample(ax, x, a, lax.bitwise_and(enabled, use_igammac))),
-        _igamma_series_dsample(ax, x, a, lax.bitwise_and(enabled,
-                                                         lax.bitwise_not(use_igammac))))
-    out = lax.select(x_is_zero, _full_like(out, 0), out)
-    return lax.select(lax.bitwise_or(domain_error, is_nan), _full_like(a, np.nan), out)
-
-
 def _gamma_grad(sample, a, log_space):
     if not log_space:
-        return _random_gamma_grad(a, sample)
+        return lax_special.random_gamma_grad(a, sample)
     dt = get_aval(a).dtype
     s = lax.exp(sample)
     s = lax.select(lax.eq(s, _const(0, dt)), _full_like(s, dtypes.finfo(dt).tiny), s)
-    return lax.div(_random_gamma_grad(a, s), s)
+    return lax.div(lax_special.random_gamma_grad(a, s), s)
 
 
 def _make_random_gamma(log_space: bool):
