@@ -107,12 +107,15 @@ def test_special_values():
     f = np.float32
     np.testing.assert_array_equal(
         np.asarray(lax.igamma(f([0, 1, 2, -1, 0, 3]), f([0, 0, np.inf, 1, 2, -1]))),
-        sc.gammainc([0, 1, 2, -1, 0, 3], [0, 0, np.inf, 1, 2, -1]))
+        [np.nan, 0, 1, np.nan, 1, np.nan])  # JAX's and SciPy 1.17's edge values
     np.testing.assert_array_equal(
         np.asarray(lax.igammac(f([0, 1, 2, 0]), f([0, 0, np.inf, 2]))), [np.nan, 1, 0, 0])
     a, b = [0, 1, 2, -1, 0, 2, 2, 2], [1, 0, 2, 1, 0, np.inf, 3, 3]
     x = [.5, .5, 0, .5, .5, .3, 1, 2]
-    np.testing.assert_array_equal(np.asarray(xsp.betainc(f(a), f(b), f(x))), sc.betainc(a, b, x))
+    # JAX's and SciPy 1.17's values (older SciPy, the only one on Python 3.10, gives NaN for
+    # a = 0 or b = 0)
+    np.testing.assert_array_equal(np.asarray(xsp.betainc(f(a), f(b), f(x))),
+                                  [1, 0, 0, np.nan, np.nan, 1, 1, np.nan])
     g = np.asarray(xsp.gammasgn(f([-0.5, -1.0, 0.0, -0.0, 2.5, -np.inf, np.nan])))
     np.testing.assert_array_equal(g, [-1, np.nan, 1, -1, 1, np.nan, np.nan])
     np.testing.assert_array_equal(np.asarray(xsp.entr(f([-1, 0]))), [-np.inf, 0])
