@@ -697,3 +697,74 @@ def test_initializers_reproduce_jax(random, name):
     builder, want = JAX_KNOWN[name]
     got = builder(random.PRNGKey(0), (2, 3), np.float32)
     close(got, want, rtol=2e-5, atol=2e-6)
+
+
+# ---- dot_product_attention ----
+
+
+def _np_attention(q, k, v, bias=None, keep=None, scale=None):
+    """One head at a time, written out: softmax(q k^T * scale + bias, masked) v."""
+    B, T, N, H = q.shape
+    G = N // k.shape[2]
+    scale = 1 / math.sqrt(H) if scale is None else scale
+    out = np.zeros(q.shape, np.float64)
+    for b in range(B):
+        for n in range(N):
+            logits = q[b, :, n] @ k[b, :, n // G].T * scale
+            if bias is not None:
+                logits = logits + np.broadcast_to(bias, (B, N) + logits.shape)[b, n]
+            if keep is not None:
+                logits = np.where(np.broadcast_to(keep, (B, N) + logits.shape)[b, n], logits,
+                                  -0.7 * np.finfo(np.float32).max)
+            p = np.exp(logits - logits.max(-1, keepdims=True))
+            out[b, :, n] = (p / p.sum(-1, keepdims=True)) @ v[b, :, n // G]
+    return out
+
+
+def test_dot_product_attention_grouped_heads_masks_and_bias():
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)  # B T N H, N = 2 groups of K = 2
+    k, v = (rng.standard_normal((2, 6, 2, 5)).astype(np.float32) for _ in range(2))
+    bias = rng.standard_normal((1, 4, 3, 6)).astype(np.float32)
+    keep = rng.random((2, 1, 3, 6)) > 0.3
+    t, s = np.arange(3)[:, None], np.arange(6)[None, :]
+    f = xtrace.jit(lambda *a, **kw: nn.dot_product_attention(*a, **kw),
+                   static_argnames=("is_causal", "local_window_size", "scale"))
+    for kw, ref_keep in [({}, None), ({"mask": keep}, keep), ({"is_causal": True}, t >= s),
+                         ({"local_window_size": (1, 2)}, (t <= s + 1) & (t >= s - 2))]:
+        np.testing.assert_allclose(f(q, k, v, **kw), _np_attention(q, k, v, keep=ref_keep),
+                                   rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(f(q, k, v, bias, keep, scale=0.3, is_causal=True),
+                               _np_attention(q, k, v, bias, keep & (t >= s), 0.3),
+                               rtol=2e-5, atol=2e-6)
+    # sequence lengths: padded keys are masked, padded query rows come out as zeros
+    got = nn.dot_product_attention(q, k, v, query_seq_lengths=np.array([2, 3]),
+                                   key_value_seq_lengths=np.array([4, 6]))
+    kv_keep = (s < np.array([4, 6])[:, None, None, None])
+    want = _np_attention(q, k, v, keep=kv_keep)
+    want[0, 2] = 0
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    # no batch axis, and the logsumexp residual
+    out, lse = nn.dot_product_attention(q[0], k[0], v[0], return_residual=True)
+    np.testing.assert_allclose(out, _np_attention(q[:1], k[:1], v[:1])[0], rtol=2e-5, atol=2e-6)
+    logits = np.einsum("tkgh,skh->tkgs", q[0].reshape(3, 2, 2, 5), k[0]) / math.sqrt(5)
+    np.testing.assert_allclose(lse, np.log(np.exp(logits).sum(-1)).reshape(3, 4), rtol=1e-5)
+    with pytest.raises(ValueError, match="multiple of K"):
+        nn.dot_product_attention(q, k[:, :, :1].repeat(3, 2), v[:, :, :1].repeat(3, 2))
+
+
+def test_dot_product_attention_grad():
+    rng = np.random.default_rng(4)
+    q, k, v = (rng.standard_normal((1, 3, 2, 4)) for _ in range(3))
+    with xtrace.enable_x64():
+        g = xtrace.grad(lambda q: (nn.dot_product_attention(q, k, v, is_causal=True) ** 2).sum())(q)
+        keep = np.arange(3)[:, None] >= np.arange(3)[None, :]
+
+        def f(q):
+            return (_np_attention(q, k, v, keep=keep) ** 2).sum()
+        eps, fd = 1e-6, np.zeros_like(q)
+        for i in np.ndindex(q.shape):
+            d = np.zeros_like(q)
+            d[i] = eps
+            fd[i] = (f(q + d) - f(q - d)) / (2 * eps)
+        np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)

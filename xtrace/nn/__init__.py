@@ -9,10 +9,11 @@ from xtrace._src.nn.functions import (  # noqa: F401
     log1mexp, log_sigmoid, log_softmax, logmeanexp, logsumexp, mish, one_hot, relu, relu6, selu,
     sigmoid, silu, soft_sign, softmax, softplus, sparse_plus, sparse_sigmoid, squareplus,
     standardize, swish, tanh)
+from xtrace._src.nn.attention import dot_product_attention  # noqa: F401
 from xtrace.nn import initializers  # noqa: F401
 
 __all__ = [
-    "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
+    "celu", "dot_product_attention", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
     "identity", "initializers", "leaky_relu", "log1mexp", "log_sigmoid", "log_softmax",
     "logmeanexp", "logsumexp", "mish", "one_hot", "relu", "relu6", "selu", "sigmoid", "silu",
     "soft_sign", "softmax", "softplus", "sparse_plus", "sparse_sigmoid", "squareplus",
