@@ -350,3 +350,27 @@ def test_default_device():
         assert xnp.zeros(1).device == devs[1]
     finally:
         xtrace.config.update("default_device", None)
+
+
+def test_debug_nans_and_infs():
+    x = xnp.array([1.0, -1.0])
+    assert np.isnan(np.asarray(xnp.log(x))[1])  # off by default: NaN comes back quietly
+    f = xtrace.jit(lambda v: xnp.sqrt(v) * 2)
+    try:
+        xtrace.config.update("jax_debug_nans", True)  # JAX's option name
+        with pytest.raises(FloatingPointError, match=r"invalid value \(nan\) encountered in log"):
+            xnp.log(x)
+        with pytest.raises(FloatingPointError, match=r"nan\) encountered in jit\(<lambda>\)"):
+            f(x)
+        np.testing.assert_allclose(f(xnp.array([4.0, 9.0])), [4.0, 6.0])
+        np.testing.assert_array_equal(xnp.log(xnp.array([1.0, 0.0])), [0.0, -np.inf])
+        xtrace.config.update("debug_infs", True)
+        with pytest.raises(FloatingPointError, match=r"invalid value \(inf\) encountered in log"):
+            xnp.log(xnp.array([1.0, 0.0]))
+        np.testing.assert_array_equal(xnp.array([3, 4]) + 1, [4, 5])  # integers: not checked
+    finally:
+        xtrace.config.update("debug_nans", False)
+        xtrace.config.update("debug_infs", False)
+    np.testing.assert_allclose(np.asarray(f(x))[0], 2.0)
+    with pytest.raises(AttributeError, match="no option '_plain'"):
+        xtrace.config.update("_plain", False)

@@ -46,7 +46,13 @@ class Config:
             # Device for arrays and computations with no committed input (None: the
             # backend's first device); xtrace.default_device(d) sets it inside a block.
             "default_device": None,
+            # Raise FloatingPointError when an operation or jitted call produces a NaN / an
+            # infinity (checked on the host after each call: for debugging only).
+            "debug_nans": _env_bool("XTRACE_DEBUG_NANS", False),
+            "debug_infs": _env_bool("XTRACE_DEBUG_INFS", False),
         }
+        # Derived, read on the dispatch fast paths: no default device, no value checks.
+        self._values["_plain"] = True
         self._lock = threading.Lock()
         self._listeners: list = []
 
@@ -54,9 +60,10 @@ class Config:
         prefix, _, short = name.partition("_")
         if name not in self._values and prefix in ("jax", "xtrace") and short in self._values:
             name = short  # JAX's option names: "jax_enable_x64", "jax_disable_jit"
-        if name not in self._values:
+        if name not in self._values or name.startswith("_"):
             raise AttributeError(
-                f"xtrace.config has no option {name!r}; known options: {sorted(self._values)}")
+                f"xtrace.config has no option {name!r}; known options: "
+                f"{sorted(n for n in self._values if not n.startswith('_'))}")
         if name == "num_cpu_devices":
             from xtrace._src import backend
             value = int(value)
@@ -73,12 +80,16 @@ class Config:
         if name == "platforms":
             from xtrace._src import backend
             value = backend.validate_platforms(value, self._values[name])
-        if name in ("enable_x64", "compilation_cache", "log_compiles", "disable_jit"):
+        if name in ("enable_x64", "compilation_cache", "log_compiles", "disable_jit",
+                    "debug_nans", "debug_infs"):
             value = bool(value)
         if name == "compilation_cache_dir" and value is not None:
             value = os.fspath(value)
         with self._lock:
             self._values[name] = value
+            v = self._values
+            v["_plain"] = (v["default_device"] is None and not v["debug_nans"]
+                           and not v["debug_infs"])
         for fn in self._listeners:
             fn(name, value)
 

@@ -24,8 +24,9 @@ _lock = threading.Lock()
 
 
 def apply_primitive(prim, args, params):
-    if not params and _options["default_device"] is None:
-        # fast path: Arrays on the default device, cached by avals alone
+    if not params and _options["_plain"]:
+        # fast path: Arrays on the default device, cached by avals alone (no default_device,
+        # no debug_nans/debug_infs checks)
         try:
             avals = tuple([a.aval for a in args if a._device is None])
         except AttributeError:  # a Python scalar or NumPy value among the arguments
@@ -76,9 +77,24 @@ def apply_primitive(prim, args, params):
     else:
         bufs = [to_buffer(a, av, device) for a, av in zip(args, avals)]
     outs = backend.execute(exe, bufs, handlers)
-    if prim.multiple_results:
-        return [Array(b, av, device) for b, av in zip(outs, avals_out)]
-    return Array(outs[0], avals_out[0], device)
+    results = [Array(b, av, device) for b, av in zip(outs, avals_out)]
+    if not _options["_plain"]:
+        check_values(prim.name, results)
+    return results if prim.multiple_results else results[0]
+
+
+def check_values(where: str, arrays) -> None:
+    """``debug_nans`` / ``debug_infs``: raise FloatingPointError if an inexact result of
+    ``where`` (a primitive or a jitted function) holds a NaN / an infinity."""
+    nans, infs = _options["debug_nans"], _options["debug_infs"]
+    for a in arrays:
+        if not (nans or infs) or not dtypes.is_inexact(a.aval.dtype):
+            continue
+        v = np.asarray(a)
+        if nans and np.isnan(v).any():
+            raise FloatingPointError(f"invalid value (nan) encountered in {where}")
+        if infs and np.isinf(v).any():
+            raise FloatingPointError(f"invalid value (inf) encountered in {where}")
 
 
 _scalar_cache: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()

@@ -235,7 +235,7 @@ class JitFunction:
         if _x64_flag["disable_jit"]:
             return self._fun(*args, **kwargs)
         if (self._simple and not kwargs and core._state.dynamic_level == 0
-                and _x64_flag["default_device"] is None):
+                and _x64_flag["_plain"]):
             avals = []
             for a in args:
                 if type(a) is not Array or a._device is not None:
@@ -251,7 +251,12 @@ class JitFunction:
                         return Array(outs[0], entry.out_avals[0])
                     return tree_unflatten(entry.out_tree,
                                           [Array(b, v) for b, v in zip(outs, entry.out_avals)])
-        return self._call_slow(args, kwargs)
+        out = self._call_slow(args, kwargs)
+        if not _x64_flag["_plain"] and core._state.dynamic_level == 0:
+            from xtrace._src.dispatch import check_values
+            check_values(f"jit({self._name})", [x for x in tree_flatten(out)[0]
+                                               if type(x) is Array])
+        return out
 
     def _call_slow(self, args, kwargs):
         statics, dyn_args, dyn_kwargs, donate_mask_args = self._split(args, kwargs)
