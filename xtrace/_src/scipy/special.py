@@ -31,23 +31,12 @@ _jit_static = _nn._compiled
 
 def promote_args_inexact(name: str, *args) -> list:
     """Promote to one inexact dtype (ints and bools become the default float, Python scalars
-    stay weak) and broadcast to one shape."""
-    xs = []
+    stay weak; ``nn``'s rule) and broadcast to one shape."""
     for x in args:
         if isinstance(x, (str, bytes)) or x is None:
             raise TypeError(f"xtrace.scipy.special.{name}: expected an array or a number, got "
                             f"{type(x).__name__}")
-        xs.append(x if isinstance(x, (Array, Tracer)) else xnp.asarray(x))
-    dt = xnp.result_type(*xs)
-    weak = builtins.all(get_aval(x).weak_type for x in xs)
-    if not dtypes.is_inexact(dt):
-        dt = dtypes.default_float()
-    out = []
-    for x in xs:
-        av = get_aval(x)
-        if av.dtype != dt or av.weak_type != weak:
-            x = lax.convert_element_type(x, dt, weak)
-        out.append(x)
+    out = _nn._inexact_many(name, *args)
     return xnp.broadcast_arrays(*out) if len(out) > 1 else out
 
 
