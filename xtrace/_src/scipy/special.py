@@ -1047,19 +1047,23 @@ def bessel_jn(z: ArrayLike, *, v: int, n_iter: int = 50) -> Array:
     big = 1e10 if get_aval(z).dtype == np.float32 else 1e100
     small = xnp.abs(z) < 1e-3
     zs = xnp.where(small, xnp.ones_like(z), z)
-    f0, f1, bs = xnp.zeros_like(z), xnp.ones_like(z), xnp.zeros_like(z)
-    stored = [None] * (v + 1)
-    for k in range(n_iter, -1, -1):
-        f = 2 * (k + 1) * f1 / zs - f0
-        if k % 2 == 0:
-            bs = bs + (2 * f if k else f)
-        if k <= v:
-            stored[k] = f
-        f0, f1 = f1, f
-        scale = xnp.where(xnp.abs(f1) > big, _k(z, 1 / big), xnp.ones_like(z))
-        f0, f1, bs = f0 * scale, f1 * scale, bs * scale
-        stored = [None if s is None else s * scale for s in stored]
-    out = xnp.stack(stored) / bs
+    orders = lax.broadcasted_iota(np.int32, (v + 1,) + get_aval(z).shape, 0)
+
+    # A loop, not unrolled Python: unrolled, every step's rescaling feeds four values of the
+    # next, and some XLA releases (jaxlib 0.8.3) exhaust memory fusing that chain.
+    def step(i, carry):
+        f0, f1, bs, stored = carry
+        k = n_iter - i
+        f = 2 * (k + 1).astype(z.dtype) * f1 / zs - f0
+        bs = bs + xnp.where(k % 2 == 0, xnp.where(k == 0, f, 2 * f), xnp.zeros_like(f))
+        stored = xnp.where(orders == k, f, stored)
+        scale = xnp.where(xnp.abs(f) > big, _k(z, 1 / big), xnp.ones_like(z))
+        return f1 * scale, f * scale, bs * scale, stored * scale
+
+    init = (xnp.zeros_like(z), xnp.ones_like(z), xnp.zeros_like(z),
+            xnp.zeros((v + 1,) + get_aval(z).shape, get_aval(z).dtype))
+    _, _, bs, stored = lax.fori_loop(0, n_iter + 1, step, init)
+    out = stored / bs
     return xnp.where(small, _bessel_jn_small(z, v), out)
 
 
