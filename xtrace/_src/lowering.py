@@ -67,6 +67,7 @@ class FunctionEmitter:
         self.counter = 0
         self.indent = 4
         self.types: dict[str, ShapedArray] = {}  # the type of every SSA value written so far
+        self.token: str | None = None  # the last ordered side effect's token in this region
 
     def fresh(self, aval: ShapedArray | None = None) -> str:
         self.counter += 1
@@ -130,8 +131,8 @@ class LowerCtx:
         else:
             consts = []
         em = self.emitter
-        saved = em.lines, em.indent
-        em.lines, em.indent = [], em.indent + 4
+        saved = em.lines, em.indent, em.token
+        em.lines, em.indent, em.token = [], em.indent + 4, None
         invars = jaxpr.invars[len(captured):]
         block_args = [em.fresh(v.aval) for v in invars]
         const_names = [self._const_value(c, v.aval) for c, v in zip(consts, jaxpr.constvars)]
@@ -140,7 +141,7 @@ class LowerCtx:
         out_avals = [v.aval for v in jaxpr.outvars]
         body.append(" " * em.indent + f'"{ret_op}"({", ".join(outs)}) : '
                     f'({", ".join(tensor_type(a) for a in out_avals)}) -> ()')
-        em.lines, em.indent = saved
+        em.lines, em.indent, em.token = saved
         head = ""
         if block_args:
             head = (" " * (em.indent + 2) + "^bb0(" + ", ".join(
@@ -162,6 +163,12 @@ class ModuleBuilder:
         self.functions: list[str] = []
         self.axis_env = list(axis_env)
         self.channel_counter = 0
+        self.host_callbacks: list[Any] = []  # what backend.compile hands the executable
+
+    def add_host_callback(self, callback: Any) -> int:
+        """Register a host callback of this module; returns its index."""
+        self.host_callbacks.append(callback)
+        return len(self.host_callbacks) - 1
 
     @property
     def num_replicas(self) -> int:
@@ -256,9 +263,23 @@ def lower_module(jaxpr: ClosedJaxpr, name: str = "main", *, consts_as_args: bool
     ret = f"    return {', '.join(outs)} : {', '.join(out_types)}" if outs else "    return"
     body = "\n".join(em.lines + [ret])
     attrs = (f"mhlo.num_replicas = {num_replicas} : i32, mhlo.num_partitions = 1 : i32")
-    return (f"module @{sanitize_name(name)} attributes {{{attrs}}} {{\n"
+    text = (f"module @{sanitize_name(name)} attributes {{{attrs}}} {{\n"
             + "".join(f + "\n" for f in module.functions)
             + f"  func.func public @main({params}) -> ({', '.join(out_types)}) {{\n{body}\n  }}\n}}\n")
+    return ModuleText(text, module.host_callbacks) if module.host_callbacks else text
+
+
+class ModuleText(str):
+    """Module text whose program calls back into Python: ``host_callbacks`` are the objects
+    (``backend.host_callback_call``) the compiled executable must own. Two such modules can
+    have the same text and different callbacks, so backend.compile never caches them."""
+
+    host_callbacks: tuple
+
+    def __new__(cls, text: str, host_callbacks: Sequence[Any]):
+        self = super().__new__(cls, text)
+        self.host_callbacks = tuple(host_callbacks)
+        return self
 
 
 def lower_primitive(prim: core.Primitive, avals_in: Sequence[ShapedArray],
