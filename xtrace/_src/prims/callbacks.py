@@ -211,6 +211,7 @@ pure_callback_p = define(
 pure_callback_p.jvp = _pure_jvp
 pure_callback_p.transpose = _pure_transpose
 pure_callback_p.batch = _pure_batch
+pure_callback_p.differentiable = False  # the autodiff table skips it
 
 
 # ---- io_callback ----
@@ -236,6 +237,7 @@ io_callback_p.effectful = True
 io_callback_p.jvp = _io_jvp
 io_callback_p.transpose = _pure_transpose
 io_callback_p.batch = _io_batch
+io_callback_p.differentiable = False
 
 
 # ---- debug_callback ----
