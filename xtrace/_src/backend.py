@@ -740,18 +740,24 @@ def _mlir_module(text: str):
     host callbacks)."""
     global _mlir_context
     from jaxlib.mlir import ir
-    if _mlir_context is None:
-        from jaxlib.mlir._mlir_libs import _jax_mlir_ext
-        from jaxlib.mlir.dialects import stablehlo
-        ctx = ir.Context()
-        registry = ir.DialectRegistry()
-        _jax_mlir_ext.register_dialects(registry)
-        ctx.append_dialect_registry(registry)
-        ctx.load_all_available_dialects()
-        stablehlo.register_dialect(ctx)
-        _mlir_context = ctx
+    with _lock:
+        if _mlir_context is None:
+            _mlir_context = _make_mlir_context(ir)
     with _mlir_context:
         return ir.Module.parse(text)
+
+
+def _make_mlir_context(ir):
+    """An MLIR context knowing the func and StableHLO dialects."""
+    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+    from jaxlib.mlir.dialects import stablehlo
+    ctx = ir.Context()
+    registry = ir.DialectRegistry()
+    _jax_mlir_ext.register_dialects(registry)
+    ctx.append_dialect_registry(registry)
+    ctx.load_all_available_dialects()
+    stablehlo.register_dialect(ctx)
+    return ctx
 
 
 def _compile_with_callbacks(client, text: str, devs: Sequence, opts, callbacks: Sequence):
