@@ -61,6 +61,28 @@ def test_ordered_prints_keep_program_order(capsys):
     assert _lines(capsys) == [f"{i} {1.0 + i}" for i in range(6)]
 
 
+def test_ordered_prints_keep_order_across_loops_and_branches(capsys):
+    @xtrace.jit
+    def f(x):
+        def p(*a, **k):
+            xtrace.debug.print(*a, ordered=True, **k)
+        p("start {}", x)
+
+        def body(c, v):
+            p("c={c} v={v}", c=c, v=v)
+            return c + v, c
+        c, _ = lax.scan(body, 0.0, x)
+        p("mid")
+        lax.while_loop(lambda k: k < 2, lambda k: (p("w={}", k), k + 1)[1], 0)
+        y = lax.cond(c > 1, lambda: (p("T"), 1.0)[1], lambda: (p("F"), 2.0)[1])
+        p("end {}", y)
+        return x
+
+    f(jnp.arange(3.0)).block_until_ready()
+    assert _lines(capsys) == ["start [0. 1. 2.]", "c=0.0 v=0.0", "c=0.0 v=1.0", "c=1.0 v=2.0",
+                              "mid", "w=0", "w=1", "T", "end 1.0"]
+
+
 def test_debug_print_vmap_and_grad(capsys):
     xtrace.vmap(lambda x: xtrace.debug.print("v {x} {y}", x=x, y=2.0))(jnp.arange(3.0))
     xtrace.vmap(lambda x: xtrace.debug.print("c {}", x), in_axes=1)(jnp.ones((2, 2)))

@@ -67,7 +67,19 @@ class FunctionEmitter:
         self.counter = 0
         self.indent = 4
         self.types: dict[str, ShapedArray] = {}  # the type of every SSA value written so far
-        self.token: str | None = None  # the last ordered side effect's token in this region
+        # Per region (each region has its own list of lines; rules swap ``lines`` to write
+        # one): the token of its last ordered side effect. The list is kept with its token so
+        # that its id is not reused while this emitter lives.
+        self._tokens: dict[int, tuple[list[str], str]] = {}
+
+    @property
+    def token(self) -> str | None:
+        entry = self._tokens.get(id(self.lines))
+        return entry[1] if entry is not None else None
+
+    @token.setter
+    def token(self, name: str) -> None:
+        self._tokens[id(self.lines)] = (self.lines, name)
 
     def fresh(self, aval: ShapedArray | None = None) -> str:
         self.counter += 1
@@ -131,8 +143,8 @@ class LowerCtx:
         else:
             consts = []
         em = self.emitter
-        saved = em.lines, em.indent, em.token
-        em.lines, em.indent, em.token = [], em.indent + 4, None
+        saved = em.lines, em.indent
+        em.lines, em.indent = [], em.indent + 4
         invars = jaxpr.invars[len(captured):]
         block_args = [em.fresh(v.aval) for v in invars]
         const_names = [self._const_value(c, v.aval) for c, v in zip(consts, jaxpr.constvars)]
@@ -141,7 +153,7 @@ class LowerCtx:
         out_avals = [v.aval for v in jaxpr.outvars]
         body.append(" " * em.indent + f'"{ret_op}"({", ".join(outs)}) : '
                     f'({", ".join(tensor_type(a) for a in out_avals)}) -> ()')
-        em.lines, em.indent, em.token = saved
+        em.lines, em.indent = saved
         head = ""
         if block_args:
             head = (" " * (em.indent + 2) + "^bb0(" + ", ".join(
@@ -215,6 +227,30 @@ class ModuleBuilder:
         return self.channel_counter
 
 
+TOKEN = "!stablehlo.token"
+
+
+def current_token(em: FunctionEmitter) -> str:
+    """The token of the last ordered side effect in this region (a fresh one if none yet)."""
+    if em.token is None:
+        em.token = em.fresh()
+        em.lines.append(" " * em.indent + f'{em.token} = "stablehlo.after_all"() : () -> {TOKEN}')
+    return em.token
+
+
+def has_ordered_effect(params: dict) -> bool:
+    """Whether a Jaxpr among ``params`` (a loop body, a branch, an inlined call) holds an
+    ordered side effect (``io_callback``/``debug`` callbacks with ``ordered=True``)."""
+    for v in params.values():
+        for sub in (v if isinstance(v, (tuple, list)) else (v,)):
+            j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+            if isinstance(j, Jaxpr) and any(
+                    (e.primitive.effectful and e.params.get("ordered"))
+                    or has_ordered_effect(e.params) for e in j.eqns):
+                return True
+    return False
+
+
 def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[str],
                      arg_names: Sequence[str], module: ModuleBuilder) -> list[str]:
     env: dict[Any, str] = {}
@@ -233,10 +269,18 @@ def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[st
         prim = eqn.primitive
         if prim.lower is None:
             raise NotImplementedError(f"primitive {prim.name} has no StableHLO lowering")
-        ctx = LowerCtx(em, [x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs], module)
-        outs = prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
+        avals_in, avals_out = [x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs]
+        ctx = LowerCtx(em, avals_in, avals_out, module)
+        operands = [read(x) for x in eqn.inputs]
+        ordered = has_ordered_effect(eqn.params)
+        if ordered:  # a loop/branch with ordered callbacks runs between the earlier and later
+            from xtrace._src.prims.callbacks import order_after, order_before
+            operands = order_after(ctx, operands)
+        outs = prim.lower(ctx, *operands, **eqn.params)
         if isinstance(outs, str):
             outs = [outs]
+        if ordered:
+            order_before(ctx, list(outs))
         for v, n in zip(eqn.outputs, outs):
             env[v] = n
     return [read(x) for x in jaxpr.outvars]

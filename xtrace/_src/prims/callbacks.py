@@ -77,16 +77,18 @@ def _run(callback: FlatCallback, args: Sequence[Any], result_avals: Sequence[Sha
 
 
 # ---- lowering: one custom call ----
-TOKEN = "!stablehlo.token"
+TOKEN = lowering.TOKEN
 
 
-def _host_function(callback: FlatCallback, avals_in, result_avals, token: bool) -> Callable:
+def _host_function(callback: Callable, avals_in, result_avals, token: bool,
+                   as_arrays: bool = True) -> Callable:
     """What the compiled program calls: NumPy operands in, a tuple of results out (a leading
     None in both for the token)."""
     def run(*args):
         if token:
             args = args[1:]
-        outs = tuple(check_results(callback(*_as_arrays(args, avals_in)) or [], result_avals))
+        vals = _as_arrays(args, avals_in) if as_arrays else args
+        outs = tuple(check_results(callback(*vals) or [], result_avals))
         return (None,) + outs if token else outs
     return run
 
@@ -101,9 +103,10 @@ def _custom_call(em, operands: Sequence[str], in_types: Sequence[str], out_types
     return [res] if n == 1 else [f"{res}#{i}" for i in range(n)]
 
 
-def lower_callback(ctx, *args, callback, result_avals, has_side_effect: bool, ordered: bool):
+def lower_callback(ctx, *args, callback, result_avals, has_side_effect: bool, ordered: bool,
+                   as_arrays: bool = True):
     em = ctx.emitter
-    fn = _host_function(callback, ctx.avals_in, result_avals, ordered)
+    fn = _host_function(callback, ctx.avals_in, result_avals, ordered, as_arrays)
     tok = [((), None)] if ordered else []
     call = backend.host_callback_call(
         fn, len(ctx.module.host_callbacks), tok + [(a.shape, a.dtype) for a in ctx.avals_in],
@@ -112,11 +115,8 @@ def lower_callback(ctx, *args, callback, result_avals, has_side_effect: bool, or
     operands, in_types = list(args), [lowering.tensor_type(a) for a in ctx.avals_in]
     out_types = [lowering.tensor_type(a) for a in result_avals]
     if ordered:
-        if em.token is None:
-            em.token = em.fresh()
-            em.lines.append(" " * em.indent + f'{em.token} = "stablehlo.after_all"() : () -> '
-                            f"{TOKEN}")
-        operands, in_types, out_types = ([em.token] + operands, [TOKEN] + in_types,
+        operands, in_types, out_types = ([lowering.current_token(em)] + operands,
+                                         [TOKEN] + in_types,
                                          [TOKEN] + out_types)
     if call.descriptor is not None:
         operands.insert(0, ctx.constant(call.descriptor, ShapedArray((), np.dtype(np.uint64))))
@@ -135,6 +135,38 @@ def lower_callback(ctx, *args, callback, result_avals, has_side_effect: bool, or
     for name, aval in zip(outs, result_avals):
         em.types[name] = aval
     return outs
+
+
+# A loop or branch holding ordered callbacks must run after the ordered callbacks before it
+# and before those after it. XLA orders only by data: the smallest operand of the loop passes
+# through an ordered host call that returns it unchanged (so the loop waits for the token), and
+# an ordered host call that reads all the loop's results continues the token after it.
+def _identity(*xs):
+    return list(xs)
+
+
+def _ignore(*xs):
+    return []
+
+
+def order_after(ctx, operands: list[str]) -> list[str]:
+    """``operands`` of a control-flow op, made to wait for the earlier ordered callbacks."""
+    if not operands:
+        return operands
+    k = min(range(len(operands)), key=lambda i: ctx.avals_in[i].size)
+    aval = ctx.avals_in[k]
+    sub = lowering.LowerCtx(ctx.emitter, [aval], [aval], ctx.module)
+    out = lower_callback(sub, operands[k], callback=_identity, result_avals=(aval,),
+                         has_side_effect=True, ordered=True, as_arrays=False)
+    return operands[:k] + out + operands[k + 1:]
+
+
+def order_before(ctx, results: list[str]) -> None:
+    """Make the later ordered callbacks wait for a control-flow op's ``results``."""
+    if results:
+        sub = lowering.LowerCtx(ctx.emitter, ctx.avals_out, [], ctx.module)
+        lower_callback(sub, *results, callback=_ignore, result_avals=(), has_side_effect=True,
+                       ordered=True, as_arrays=False)
 
 
 def _custom_call_get(em, tup: str, tup_type: str, i: int, ty: str) -> str:
