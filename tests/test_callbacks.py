@@ -98,8 +98,8 @@ def test_debug_print_vmap_and_grad(capsys):
 
 def test_debug_callback_gets_arrays_and_static_values():
     seen = []
-    f = xtrace.jit(lambda x: xtrace.debug.callback(
-        lambda a, tag, k: seen.append((np.asarray(a), tag, float(k))), x, "t", k=2.0))
+    f = xtrace.jit(lambda x: xtrace.debug.callback(  # its return value (here 0) is ignored
+        lambda a, tag, k: seen.append((np.asarray(a), tag, float(k))) or 0, x, "t", k=2.0))
     assert f(jnp.arange(2.0)) is None
     xtrace.debug.callback(lambda a: seen.append(type(a)), jnp.ones(1))
     np.testing.assert_array_equal(seen[0][0], [0.0, 1.0])
@@ -204,3 +204,25 @@ def test_io_callback():
             jnp.ones(2))
     with pytest.raises(ValueError, match="IO callbacks do not support JVP"):
         xtrace.grad(lambda v: io_callback(record, S((), np.float32), v))(1.0)
+
+
+def test_compiled_callbacks_are_freed_with_their_program():
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    def run():
+        payload = Payload()
+
+        def cb(x):
+            assert payload is not None
+            return x
+        f = xtrace.jit(lambda v: xtrace.pure_callback(cb, S((), np.float32), v) + 1)
+        assert float(f(1.0)) == 2.0
+        return weakref.ref(payload)
+
+    ref = run()
+    gc.collect()
+    assert ref() is None

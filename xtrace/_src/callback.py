@@ -93,7 +93,10 @@ def debug_callback(callback: Callable[..., None], *args: Any, ordered: bool = Fa
     program order."""
     if not callable(callback):
         raise TypeError(f"debug.callback expects a callable, got {callback!r}")
-    vals, flat = _flatten_args(callback, args, kwargs)
+    def call(*a: Any, **k: Any) -> None:  # its return value is ignored, as in JAX
+        callback(*a, **k)
+
+    vals, flat = _flatten_args(call, args, kwargs)
     debug_callback_p.bind(*vals, callback=flat, ordered=bool(ordered))
 
 

@@ -14,6 +14,7 @@ values whose shapes and dtypes must match ``result_avals``.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -83,12 +84,23 @@ TOKEN = lowering.TOKEN
 def _host_function(callback: Callable, avals_in, result_avals, token: bool,
                    as_arrays: bool = True) -> Callable:
     """What the compiled program calls: NumPy operands in, a tuple of results out (a leading
-    None in both for the token)."""
+    None in both for the token).
+
+    jaxlib keeps the callables it is given for the life of the process (checked on 0.8.3 and
+    0.10.2), so this one holds the user's function only weakly: the Jaxpr holding the
+    callback's equation (kept by whatever holds the executable: a jit cache entry, an eager
+    cache key, ``Compiled``) owns it, and it is freed with them."""
+    ref = weakref.ref(callback)
+
     def run(*args):
+        fn = ref()
+        if fn is None:
+            raise RuntimeError("xtrace: the Python callback of this compiled program was "
+                               "freed (the program outlived the function that traced it)")
         if token:
             args = args[1:]
         vals = _as_arrays(args, avals_in) if as_arrays else args
-        outs = tuple(check_results(callback(*vals) or [], result_avals))
+        outs = tuple(check_results(fn(*vals) or [], result_avals))
         return (None,) + outs if token else outs
     return run
 
