@@ -226,3 +226,12 @@ def test_compiled_callbacks_are_freed_with_their_program():
     ref = run()
     gc.collect()
     assert ref() is None
+
+
+def test_callbacks_under_pmap(capsys):
+    n = min(2, xtrace.device_count())
+    out = xtrace.pmap(lambda x: (xtrace.debug.print("p {}", x),
+                                 xtrace.pure_callback(np.sin, S((), np.float32), x))[1])(
+        jnp.arange(float(n)))
+    np.testing.assert_allclose(np.asarray(out), np.sin(np.arange(n)), rtol=1e-6)
+    assert sorted(_lines(capsys)) == [f"p {float(i)}" for i in range(n)]

@@ -518,6 +518,13 @@ def _compile_errors():
 
 
 def _compile_uncached(text: str, devs: Sequence, num_replicas: int, callbacks: Sequence):
+    platform = devs[0].client.platform
+    if platform != "cpu":
+        raise NotImplementedError(
+            "xtrace's host callbacks (pure_callback, io_callback, debug.print, debug.callback) "
+            f"run in compiled programs only on the CPU backend, not on {platform!r} (eagerly "
+            "they run anywhere). Run the program on the CPU: XTRACE_PLATFORMS=cpu, or "
+            "xtrace.default_device(xtrace.devices('cpu')[0]).")
     with _compile_errors():
         return _compile_with_callbacks(devs[0].client, str(text), devs,
                                        _compile_options(devs, num_replicas), callbacks)
@@ -708,20 +715,13 @@ def _xla_shape(shape, dtype):
     return _xc.Shape.array_shape(np.dtype(dtype), tuple(shape))
 
 
-def host_callback_call(fn, index: int, operands: Sequence[tuple], results: Sequence[tuple],
-                       platform: str | None = None) -> CallbackCall:
+def host_callback_call(fn, index: int, operands: Sequence[tuple], results: Sequence[tuple]
+                       ) -> CallbackCall:
     """Describe a custom call that runs ``fn(*numpy_operands) -> tuple of results`` on the host.
 
     ``index`` is the callback's position in the module's list; ``operands``/``results`` are
     ``(shape, dtype)`` pairs, dtype None for a token (passed to ``fn`` and returned by it as
     None)."""
-    platform = platform or default_backend()
-    if platform != "cpu":
-        raise NotImplementedError(
-            f"xtrace's host callbacks (pure_callback, io_callback, debug.print, "
-            f"debug.callback) run only on the CPU backend; the default backend is {platform!r}"
-            ". Use xtrace.config.update('platforms', 'cpu') (XTRACE_PLATFORMS=cpu) to run "
-            "such programs on the CPU.")
     if not _LEGACY_CALLBACKS:
         return CallbackCall("xla_ffi_python_cpu_callback", 4, f"{{index = {index} : ui64}}",
                             None, False, fn)
