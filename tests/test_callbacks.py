@@ -25,6 +25,15 @@ def test_debug_print_formats_like_jax(capsys):
                               "1.23 3", "[[1 1]", " [1 1]]", "no args"]
 
 
+def test_debug_print_missing_argument_raises_while_tracing():
+    with pytest.raises(KeyError):
+        xtrace.debug.print("{x}")
+    with pytest.raises(KeyError):
+        xtrace.jit(lambda a: xtrace.debug.print("{x}", a))(1.0)
+    with pytest.raises(IndexError):
+        xtrace.debug.print("{} {}", 1.0)
+
+
 def test_debug_print_under_jit_and_loops(capsys):
     @xtrace.jit
     def f(x):

@@ -744,7 +744,11 @@ def _mlir_module(text: str):
         if _mlir_context is None:
             _mlir_context = _make_mlir_context(ir)
     with _mlir_context:
-        return ir.Module.parse(text)
+        try:
+            return ir.Module.parse(text)
+        except Exception as e:  # MLIRError
+            raise CompileError("MLIR could not parse the program xtrace generated; this is a "
+                               f"bug in xtrace. It said: {str(e)[:500]}") from None
 
 
 def _make_mlir_context(ir):

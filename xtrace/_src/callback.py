@@ -2,6 +2,7 @@
 ``debug.callback`` and ``debug.print`` (the primitives are in prims/callbacks.py)."""
 from __future__ import annotations
 
+import string
 from typing import Any, Callable
 
 import numpy as np
@@ -104,10 +105,31 @@ def _print_formatted(fmt: str, *args: Any, **kwargs: Any) -> None:
     print(fmt.format(*args, **kwargs))
 
 
+def _check_format(fmt: str, args: tuple, kwargs: dict) -> None:
+    """Raise, while tracing, what ``fmt.format`` would raise at run time for a missing
+    argument: IndexError (positional) or KeyError (named), as JAX does."""
+    auto = 0
+    for _, field, _, _ in string.Formatter().parse(fmt):
+        if field is None:
+            continue
+        name = field.split(".", 1)[0].split("[", 1)[0]
+        if name == "":
+            name, auto = str(auto), auto + 1
+        if name.isdigit():
+            if int(name) >= len(args):
+                raise IndexError(f"Replacement index {name} out of range for positional args "
+                                 f"tuple (debug.print got {len(args)} positional arguments)")
+        elif name not in kwargs:
+            raise KeyError(name)
+
+
 def debug_print(fmt: str, *args: Any, ordered: bool = False, partitioned: bool = False,
-                **kwargs: Any) -> None:
+                skip_format_check: bool = False, **kwargs: Any) -> None:
     """Print ``fmt.format(*args, **kwargs)`` with the runtime values of the arrays (eagerly,
-    under jit, in each loop iteration, per example under vmap, primal values under grad)."""
+    under jit, in each loop iteration, per example under vmap, primal values under grad).
+    A placeholder without an argument raises IndexError/KeyError while tracing."""
     if not isinstance(fmt, str):
         raise TypeError(f"debug.print expects a format string first, got {type(fmt).__name__}")
+    if not skip_format_check:
+        _check_format(fmt, args, kwargs)
     debug_callback(_print_formatted, fmt, *args, ordered=ordered, **kwargs)
