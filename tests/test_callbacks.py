@@ -160,7 +160,8 @@ def test_pure_callback_errors():
         xtrace.pure_callback(np.sin, S((), np.float32), 1.0, vmap_method="bad")
     with pytest.raises(ValueError, match="Pure callbacks do not support JVP"):
         xtrace.grad(lambda v: xtrace.pure_callback(np.sin, S((), np.float32), v))(1.0)
-    with pytest.raises(RuntimeError, match=r"Incorrect output shape .* Expected: \(2,\), Actual: \(3,\)"):
+    with pytest.raises(RuntimeError,
+                       match=r"Incorrect output shape .* Expected: \(2,\), Actual: \(3,\)"):
         xtrace.pure_callback(lambda v: np.ones(3, np.float32), S((2,), np.float32), 1.0)
     with pytest.raises(RuntimeError, match="Incorrect output shape"):
         xtrace.jit(lambda v: xtrace.pure_callback(lambda a: np.ones(3, np.float32),

@@ -1,7 +1,8 @@
 """Cases for ``xtrace/_src/prims/callbacks.py``: host callbacks computing with NumPy.
 
 ``pure_callback`` and ``io_callback`` are not differentiable (the autodiff table skips them);
-``debug_callback`` returns nothing, so its case returns its operand (the derivative table checks the identity).
+``debug_callback`` returns nothing, so its case returns its operand (the derivative table
+checks the identity).
 """
 from __future__ import annotations
 

@@ -238,6 +238,12 @@ def current_token(em: FunctionEmitter) -> str:
     return em.token
 
 
+# (after, before): make a control-flow op's operands wait for the earlier ordered side
+# effects, and the later ones wait for its results. Set by prims/callbacks.py, which owns the
+# ordered side effects.
+ordering_hooks: list[Any] = [None, None]
+
+
 def has_ordered_effect(params: dict) -> bool:
     """Whether a Jaxpr among ``params`` (a loop body, a branch, an inlined call) holds an
     ordered side effect (``io_callback``/``debug`` callbacks with ``ordered=True``)."""
@@ -274,13 +280,12 @@ def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[st
         operands = [read(x) for x in eqn.inputs]
         ordered = has_ordered_effect(eqn.params)
         if ordered:  # a loop/branch with ordered callbacks runs between the earlier and later
-            from xtrace._src.prims.callbacks import order_after, order_before
-            operands = order_after(ctx, operands)
+            operands = ordering_hooks[0](ctx, operands)
         outs = prim.lower(ctx, *operands, **eqn.params)
         if isinstance(outs, str):
             outs = [outs]
         if ordered:
-            order_before(ctx, list(outs))
+            ordering_hooks[1](ctx, list(outs))
         for v, n in zip(eqn.outputs, outs):
             env[v] = n
     return [read(x) for x in jaxpr.outvars]

@@ -181,6 +181,9 @@ def order_before(ctx, results: list[str]) -> None:
                        ordered=True, as_arrays=False)
 
 
+lowering.ordering_hooks[:] = [order_after, order_before]
+
+
 def _custom_call_get(em, tup: str, tup_type: str, i: int, ty: str) -> str:
     res = em.fresh()
     em.lines.append(" " * em.indent + f'{res} = "stablehlo.get_tuple_element"({tup}) '
