@@ -12,6 +12,7 @@ PJRT plugin starts, else the CPU. plugins.py finds the plugin libraries.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -466,6 +467,9 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
     """Compile StableHLO module text for ``devs`` (one per replica); cached on text and devices."""
     if devs is None:
         devs = (default_device(),)
+    callbacks = getattr(text, "host_callbacks", ())
+    if callbacks:  # the executable owns these callables: no cache may share it
+        return _compile_uncached(text, devs, num_replicas, callbacks)
     key = (text, tuple(devs))  # devices, not ids: ids repeat across platforms
     exe = _exe_cache.get(key)
     if exe is not None:
@@ -475,22 +479,14 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
         if exe is not None:
             return exe
         client = devs[0].client  # the devices' own backend (CPU, GPU, TPU)
-        opts = _xc.CompileOptions()
-        opts.num_replicas = num_replicas
-        opts.num_partitions = 1
-        opts.device_assignment = _xc.DeviceAssignment.create(
-            np.array([d.id for d in devs]).reshape(num_replicas, 1))
+        opts = _compile_options(devs, num_replicas)
 
         def build():
-            try:
+            with _compile_errors():
                 if hasattr(client, "compile_and_load"):
                     return client.compile_and_load(text.encode(), _xc.DeviceList(tuple(devs)),
                                                    opts)
                 return client.compile(text.encode(), opts)  # pragma: no cover - older jaxlib
-            except XlaRuntimeError as e:
-                raise CompileError(
-                    "XLA could not compile the program xtrace generated; this is a bug in "
-                    f"xtrace. XLA said: {str(e).splitlines()[0][:500]}") from None
 
         from xtrace._src import compile_cache  # the on-disk cache across processes
         exe = compile_cache.compile_or_load(
@@ -500,6 +496,38 @@ def compile(text: str, devs: Sequence | None = None, num_replicas: int = 1) -> A
         while len(_exe_cache) > EXE_CACHE_SIZE:  # callers (jit, dispatch) keep what they use
             del _exe_cache[next(iter(_exe_cache))]
         return exe
+
+
+def _compile_options(devs: Sequence, num_replicas: int):
+    opts = _xc.CompileOptions()
+    opts.num_replicas = num_replicas
+    opts.num_partitions = 1
+    opts.device_assignment = _xc.DeviceAssignment.create(
+        np.array([d.id for d in devs]).reshape(num_replicas, 1))
+    return opts
+
+
+@contextlib.contextmanager
+def _compile_errors():
+    try:
+        yield
+    except XlaRuntimeError as e:
+        raise CompileError(
+            "XLA could not compile the program xtrace generated; this is a bug in "
+            f"xtrace. XLA said: {str(e).splitlines()[0][:500]}") from None
+
+
+def _compile_uncached(text: str, devs: Sequence, num_replicas: int, callbacks: Sequence):
+    platform = devs[0].client.platform
+    if platform != "cpu":
+        raise NotImplementedError(
+            "xtrace's host callbacks (pure_callback, io_callback, debug.print, debug.callback) "
+            f"run in compiled programs only on the CPU backend, not on {platform!r} (eagerly "
+            "they run anywhere). Run the program on the CPU: XTRACE_PLATFORMS=cpu, or "
+            "xtrace.default_device(xtrace.devices('cpu')[0]).")
+    with _compile_errors():
+        return _compile_with_callbacks(devs[0].client, str(text), devs,
+                                       _compile_options(devs, num_replicas), callbacks)
 
 
 def clear_exe_cache() -> None:
@@ -652,3 +680,92 @@ def execute_replicated(exe, per_arg: Sequence[Sequence[Buffer]], avals: Sequence
 @functools.lru_cache(maxsize=64)
 def _replicated_sharding(devs: tuple):
     return _xc.GSPMDSharding(_xc.DeviceList(devs), _xc.HloSharding.replicate())
+
+
+# ---- Host callbacks: a compiled program calling back into Python (CPU) ----
+# Newer jaxlib (0.5+) runs the FFI custom call "xla_ffi_python_cpu_callback"; its
+# backend_config {index = k} picks the k-th Python callable handed to compile_and_load, which
+# then wants an MLIR module object rather than text. Older jaxlib (0.4.3x) runs
+# "xla_python_cpu_callback" (custom-call API version 2), whose first operand is a descriptor
+# (a uint64 constant naming the callable) that the client makes; the "keepalive" it returns
+# goes to compile and keeps the callable alive as long as the executable. In both cases the
+# callables belong to the executable: programs with callbacks are never shared through the
+# compile caches (different callbacks can give the same text).
+_LEGACY_CALLBACKS = hasattr(_ext.Client, "get_emit_python_callback_descriptor")
+
+
+class CallbackCall:
+    """How the lowering writes one host callback: the custom call's target, API version and
+    backend_config, the descriptor operand (legacy: an int, else None), whether the results
+    come as one tuple (legacy), and the object compile must receive (``host_callback``)."""
+
+    __slots__ = ("target", "api_version", "backend_config", "descriptor", "tuple_results",
+                 "host_callback")
+
+    def __init__(self, target, api_version, backend_config, descriptor, tuple_results,
+                 host_callback):
+        self.target, self.api_version, self.backend_config = target, api_version, backend_config
+        self.descriptor, self.tuple_results = descriptor, tuple_results
+        self.host_callback = host_callback
+
+
+def _xla_shape(shape, dtype):
+    if dtype is None:
+        return _xc.Shape.token_shape()
+    return _xc.Shape.array_shape(np.dtype(dtype), tuple(shape))
+
+
+def host_callback_call(fn, index: int, operands: Sequence[tuple], results: Sequence[tuple]
+                       ) -> CallbackCall:
+    """Describe a custom call that runs ``fn(*numpy_operands) -> tuple of results`` on the host.
+
+    ``index`` is the callback's position in the module's list; ``operands``/``results`` are
+    ``(shape, dtype)`` pairs, dtype None for a token (passed to ``fn`` and returned by it as
+    None)."""
+    if not _LEGACY_CALLBACKS:
+        return CallbackCall("xla_ffi_python_cpu_callback", 4, f"{{index = {index} : ui64}}",
+                            None, False, fn)
+    client = get_backend("cpu").client
+    descriptor, keepalive = client.get_emit_python_callback_descriptor(
+        fn, [_xla_shape(*o) for o in operands], [_xla_shape(*r) for r in results])
+    return CallbackCall("xla_python_cpu_callback", 2, f'"{descriptor}"', int(descriptor), True,
+                        keepalive)
+
+
+_mlir_context = None
+
+
+def _mlir_module(text: str):
+    """Parse module text into an MLIR module object (what compile_and_load takes together with
+    host callbacks)."""
+    global _mlir_context
+    from jaxlib.mlir import ir
+    with _lock:
+        if _mlir_context is None:
+            _mlir_context = _make_mlir_context(ir)
+    with _mlir_context:
+        try:
+            return ir.Module.parse(text)
+        except Exception as e:  # MLIRError
+            raise CompileError("MLIR could not parse the program xtrace generated; this is a "
+                               f"bug in xtrace. It said: {str(e)[:500]}") from None
+
+
+def _make_mlir_context(ir):
+    """An MLIR context knowing the func and StableHLO dialects."""
+    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+    from jaxlib.mlir.dialects import stablehlo
+    ctx = ir.Context()
+    registry = ir.DialectRegistry()
+    _jax_mlir_ext.register_dialects(registry)
+    ctx.append_dialect_registry(registry)
+    ctx.load_all_available_dialects()
+    stablehlo.register_dialect(ctx)
+    return ctx
+
+
+def _compile_with_callbacks(client, text: str, devs: Sequence, opts, callbacks: Sequence):
+    if _LEGACY_CALLBACKS:
+        return client.compile(text.encode(), opts, host_callbacks=list(callbacks))
+    return client.compile_and_load(_mlir_module(text), _xc.DeviceList(tuple(devs)), opts,
+                                   list(callbacks))

@@ -96,6 +96,8 @@ class Primitive:
         # A collective (psum, all_gather, axis_index, ...) names axes in its ``axes`` param; a
         # batching trace calls its rule even when no operand is batched along its own axis.
         self.collective = False
+        # A primitive with side effects (host callbacks) is never removed as dead code.
+        self.effectful = False
 
     def __repr__(self) -> str:
         return self.name

@@ -329,7 +329,7 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool]) -> Jaxpr:
     live = {v for v in outvars if isinstance(v, core.Var)}
     eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outputs):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outputs):
             eqns.append(eqn)
             live.update(x for x in eqn.inputs if isinstance(x, core.Var))
     return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns[::-1], outvars)

@@ -91,7 +91,7 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool], prune_inputs: bool = F
     live = {v for v in outvars if isinstance(v, Var)}
     eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outputs):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outputs):
             eqns.append(eqn)
             live.update(x for x in eqn.inputs if isinstance(x, Var))
     used_in = [v in live for v in jaxpr.invars]

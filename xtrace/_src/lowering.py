@@ -67,6 +67,19 @@ class FunctionEmitter:
         self.counter = 0
         self.indent = 4
         self.types: dict[str, ShapedArray] = {}  # the type of every SSA value written so far
+        # Per region (each region has its own list of lines; rules swap ``lines`` to write
+        # one): the token of its last ordered side effect. The list is kept with its token so
+        # that its id is not reused while this emitter lives.
+        self._tokens: dict[int, tuple[list[str], str]] = {}
+
+    @property
+    def token(self) -> str | None:
+        entry = self._tokens.get(id(self.lines))
+        return entry[1] if entry is not None else None
+
+    @token.setter
+    def token(self, name: str) -> None:
+        self._tokens[id(self.lines)] = (self.lines, name)
 
     def fresh(self, aval: ShapedArray | None = None) -> str:
         self.counter += 1
@@ -162,6 +175,12 @@ class ModuleBuilder:
         self.functions: list[str] = []
         self.axis_env = list(axis_env)
         self.channel_counter = 0
+        self.host_callbacks: list[Any] = []  # what backend.compile hands the executable
+
+    def add_host_callback(self, callback: Any) -> int:
+        """Register a host callback of this module; returns its index."""
+        self.host_callbacks.append(callback)
+        return len(self.host_callbacks) - 1
 
     @property
     def num_replicas(self) -> int:
@@ -208,6 +227,36 @@ class ModuleBuilder:
         return self.channel_counter
 
 
+TOKEN = "!stablehlo.token"
+
+
+def current_token(em: FunctionEmitter) -> str:
+    """The token of the last ordered side effect in this region (a fresh one if none yet)."""
+    if em.token is None:
+        em.token = em.fresh()
+        em.lines.append(" " * em.indent + f'{em.token} = "stablehlo.after_all"() : () -> {TOKEN}')
+    return em.token
+
+
+# (after, before): make a control-flow op's operands wait for the earlier ordered side
+# effects, and the later ones wait for its results. Set by prims/callbacks.py, which owns the
+# ordered side effects.
+ordering_hooks: list[Any] = [None, None]
+
+
+def has_ordered_effect(params: dict) -> bool:
+    """Whether a Jaxpr among ``params`` (a loop body, a branch, an inlined call) holds an
+    ordered side effect (``io_callback``/``debug`` callbacks with ``ordered=True``)."""
+    for v in params.values():
+        for sub in (v if isinstance(v, (tuple, list)) else (v,)):
+            j = sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub
+            if isinstance(j, Jaxpr) and any(
+                    (e.primitive.effectful and e.params.get("ordered"))
+                    or has_ordered_effect(e.params) for e in j.eqns):
+                return True
+    return False
+
+
 def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[str],
                      arg_names: Sequence[str], module: ModuleBuilder) -> list[str]:
     env: dict[Any, str] = {}
@@ -226,10 +275,17 @@ def lower_jaxpr_body(em: FunctionEmitter, jaxpr: Jaxpr, const_names: Sequence[st
         prim = eqn.primitive
         if prim.lower is None:
             raise NotImplementedError(f"primitive {prim.name} has no StableHLO lowering")
-        ctx = LowerCtx(em, [x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs], module)
-        outs = prim.lower(ctx, *[read(x) for x in eqn.inputs], **eqn.params)
+        avals_in, avals_out = [x.aval for x in eqn.inputs], [v.aval for v in eqn.outputs]
+        ctx = LowerCtx(em, avals_in, avals_out, module)
+        operands = [read(x) for x in eqn.inputs]
+        ordered = has_ordered_effect(eqn.params)
+        if ordered:  # a loop/branch with ordered callbacks runs between the earlier and later
+            operands = ordering_hooks[0](ctx, operands)
+        outs = prim.lower(ctx, *operands, **eqn.params)
         if isinstance(outs, str):
             outs = [outs]
+        if ordered:
+            ordering_hooks[1](ctx, list(outs))
         for v, n in zip(eqn.outputs, outs):
             env[v] = n
     return [read(x) for x in jaxpr.outvars]
@@ -256,9 +312,23 @@ def lower_module(jaxpr: ClosedJaxpr, name: str = "main", *, consts_as_args: bool
     ret = f"    return {', '.join(outs)} : {', '.join(out_types)}" if outs else "    return"
     body = "\n".join(em.lines + [ret])
     attrs = (f"mhlo.num_replicas = {num_replicas} : i32, mhlo.num_partitions = 1 : i32")
-    return (f"module @{sanitize_name(name)} attributes {{{attrs}}} {{\n"
+    text = (f"module @{sanitize_name(name)} attributes {{{attrs}}} {{\n"
             + "".join(f + "\n" for f in module.functions)
             + f"  func.func public @main({params}) -> ({', '.join(out_types)}) {{\n{body}\n  }}\n}}\n")
+    return ModuleText(text, module.host_callbacks) if module.host_callbacks else text
+
+
+class ModuleText(str):
+    """Module text whose program calls back into Python: ``host_callbacks`` are the objects
+    (``backend.host_callback_call``) the compiled executable must own. Two such modules can
+    have the same text and different callbacks, so backend.compile never caches them."""
+
+    host_callbacks: tuple
+
+    def __new__(cls, text: str, host_callbacks: Sequence[Any]):
+        self = super().__new__(cls, text)
+        self.host_callbacks = tuple(host_callbacks)
+        return self
 
 
 def lower_primitive(prim: core.Primitive, avals_in: Sequence[ShapedArray],
