@@ -323,18 +323,6 @@ remat_p.lower = _inline_lower
 remat_p.impl = lambda *args, jaxpr, prevent_cse: _eval_closed(jaxpr, *args)
 
 
-def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool]) -> Jaxpr:
-    """``jaxpr`` keeping only the selected outputs and the equations they need."""
-    outvars = [v for v, u in zip(jaxpr.outvars, used_outputs) if u]
-    live = {v for v in outvars if isinstance(v, core.Var)}
-    eqns = []
-    for eqn in reversed(jaxpr.eqns):
-        if eqn.primitive.effectful or any(v in live for v in eqn.outputs):
-            eqns.append(eqn)
-            live.update(x for x in eqn.inputs if isinstance(x, core.Var))
-    return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns[::-1], outvars)
-
-
 def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse):
     n = len(primals)
     diff = [dtypes.is_inexact(get_aval(p).dtype) for p in primals]
@@ -367,12 +355,12 @@ def _remat_partial_eval(trace, tracers, *, jaxpr, prevent_cse):
     if not any(out_known):
         return trace.default_process(remat_p, tracers, dict(jaxpr=jaxpr,
                                                             prevent_cse=prevent_cse))
-    known_jaxpr = dce_jaxpr(j, out_known)
+    known_jaxpr, _ = dce_jaxpr(j, out_known)
     known_in = [t.pval.const if k else ad.zeros_like_aval(t.aval)
                 for t, k in zip(tracers, known)]
     known_outs = remat_p.bind(*known_in, jaxpr=ClosedJaxpr(known_jaxpr, []),
                               prevent_cse=prevent_cse)
-    unknown_jaxpr = ClosedJaxpr(dce_jaxpr(j, [not k for k in out_known]), [])
+    unknown_jaxpr = ClosedJaxpr(dce_jaxpr(j, [not k for k in out_known])[0], [])
     unknown_outs = trace.default_process(remat_p, tracers,
                                          dict(jaxpr=unknown_jaxpr, prevent_cse=prevent_cse))
     it_k, it_u = iter(known_outs), iter(unknown_outs)
@@ -477,7 +465,7 @@ checkpoint_policies = types.SimpleNamespace(
 
 from xtrace._src import batching  # noqa: E402
 from xtrace._src.batching import BatchTrace, BatchTracer  # noqa: E402
-from xtrace._src.jaxpr_util import hoist as _hoist  # noqa: E402
+from xtrace._src.jaxpr_util import dce_jaxpr, hoist as _hoist  # noqa: E402
 from xtrace._src.prims.reductions import reduce_sum  # noqa: E402
 
 stop_gradient_p.batch = batching.vectorized_rule(stop_gradient_p)
