@@ -50,6 +50,21 @@ def test_default_backend_is_cpu_without_accelerator_plugins():
     assert xtrace.device_count("cpu") == 4 and xtrace.local_devices("cpu") == cpu
 
 
+def test_first_call_leaves_nothing_alive():
+    # Starting the backend on the first call records why the accelerator plugins were skipped;
+    # that record must not keep the first call's frames (and the user's jit function) alive.
+    r = _run("import gc, weakref, numpy as np, xtrace\n"
+             "class Big: pass\n"
+             "def make():\n"
+             "    b = Big()\n"
+             "    f = xtrace.jit(lambda x: x * 2 + (b is not None))\n"
+             "    f(np.ones(3, np.float32))\n"
+             "    return weakref.ref(b), weakref.ref(f)\n"
+             "rb, rf = make(); gc.collect(); print(rb() is None, rf() is None)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "True"]
+
+
 def test_cpu_devices_run_programs():
     d = xtrace.devices("cpu")[2]
     x = xtrace.device_put(np.arange(3.0, dtype=np.float32), d)

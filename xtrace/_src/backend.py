@@ -293,7 +293,10 @@ def _start(platform: str) -> Backend:
                 logger.info("xtrace: backend %s started: %s", platform, b.describe())
                 return b
             except plugins.Unavailable as e:
-                err = _unavailable[platform] = e
+                # kept for later messages, without the traceback: its frames (the caller's
+                # first jit call, say) would otherwise live as long as the process
+                err = _unavailable[platform] = e.with_traceback(None)
+                e.__context__ = e.__cause__ = None
                 logger.info("xtrace: backend %s skipped: %s", platform, e.reason)
         msg = err.message()
         requested = _requested()
