@@ -270,9 +270,10 @@ def _qr_sweep(t, z, lo, hi, mu):
     return lax.fori_loop(k0, k1, step, (t, z))
 
 
-def _deflate(t, eps, smlnum):
+def _deflate(t, eps, smlnum, min_size: int = 2):
     """Zero negligible subdiagonal entries; return ``(t, lo, hi, done)``: the active window
-    ``[lo, hi]`` is the trailing unreduced block that has not converged yet."""
+    ``[lo, hi]`` is the lowest unreduced block of at least ``min_size`` rows (2 for the complex
+    Schur form; 3 for the real one, whose 2x2 blocks stay)."""
     n = get_aval(t).shape[-1]
     nd = get_aval(t).ndim
     diag = _diag_of(t)
@@ -282,22 +283,28 @@ def _deflate(t, eps, smlnum):
                    lax.slice_in_dim(da, 1, n, axis=nd - 2))
     small = _uf.logical_or(_cabs1(sub) <= _uf.multiply(eps, near), _cabs1(sub) <= smlnum)
     small_rows = lax.pad(small, np.bool_(False), [(0, 0, 0)] * (nd - 2) + [(1, 0, 0)])
-    t = _where(_uf.logical_and(np.eye(n, k=-1, dtype=bool), _expand(small_rows, nd - 2)), 0, t)
+    t = _where(_uf.logical_and(np.eye(n, k=-1, dtype=bool), _expand(small_rows, nd - 1)), 0, t)
     r = lax.iota(dtypes.int32, n)
     nz_rows = _uf.logical_and(r > 0, _uf.logical_not(small_rows))  # t[r, r-1] != 0
-    hi = lax.reduce_max(_where(nz_rows, r, 0), (nd - 2,))
+    cand = nz_rows
+    if min_size == 3:  # a block end whose block has >= 3 rows: two nonzero subdiagonals
+        nxt = lax.pad(lax.slice_in_dim(nz_rows, 1, n, axis=nd - 2), np.bool_(False),
+                      [(0, 0, 0)] * (nd - 2) + [(0, 1, 0)])
+        prev = lax.pad(lax.slice_in_dim(nz_rows, 0, n - 1, axis=nd - 2), np.bool_(False),
+                       [(0, 0, 0)] * (nd - 2) + [(1, 0, 0)])
+        cand = _uf.logical_and(_uf.logical_and(cand, prev), _uf.logical_not(nxt))
+    hi = lax.reduce_max(_where(cand, r, 0), (nd - 2,))
     split = _uf.logical_and(_uf.logical_not(nz_rows), r <= _expand(hi, nd - 2))
     lo = lax.reduce_max(_where(split, r, 0), (nd - 2,))
     return t, lo, hi, hi == 0
 
 
-def _schur_complex(h, z):
-    """Complex Schur form of the Hessenberg ``h``: ``(t, z)`` with t upper triangular and
-    ``z`` the input ``z`` times the accumulated rotations (``h0 = z_rot t z_rot^H``)."""
+def _qr_iterations(h, z, sweep, min_size: int):
+    """Sweeps ``sweep(t, z, lo, hi, its)`` on the active windows until every matrix of the stack
+    has converged (``_deflate`` with ``min_size``), at most ``30 max(10, n)`` of them (LAPACK's
+    limit); entries below the subdiagonal are kept exactly zero."""
     *batch, n, _ = get_aval(h).shape
     nd = get_aval(h).ndim
-    if n < 2:
-        return h, z
     rdt = _real_dtype(get_aval(h).dtype)
     eps = float(np.finfo(rdt).eps)
     smlnum = float(np.finfo(rdt).tiny) * n / eps
@@ -306,10 +313,9 @@ def _schur_complex(h, z):
 
     def body(carry):
         t, z, lo, hi, its, _, total = carry
-        mu = _wilkinson_shift(t, hi, its)
-        t, z = _qr_sweep(t, z, lo, hi, mu)
+        t, z = sweep(t, z, lo, hi, its)
         t = _where(np.tri(n, n, -2, dtype=bool), 0, t)
-        t, lo, new_hi, done = _deflate(t, eps, smlnum)
+        t, lo, new_hi, done = _deflate(t, eps, smlnum, min_size)
         its = _where(new_hi == hi, its + 1, 0)
         return t, z, lo, new_hi, its, done, total + 1
 
@@ -318,9 +324,23 @@ def _schur_complex(h, z):
         return lax.bitwise_and(lax.bitwise_not(lax.reduce_and(done, tuple(range(nd - 2)))),
                                total < max_its)
 
-    # The first sweep runs on the whole matrix (a harmless similarity where it is reduced).
-    init = (h, z, zeros_i, zeros_i + (n - 1), zeros_i, zeros_i != 0, np.int32(0))
+    t, lo, hi, done = _deflate(h, eps, smlnum, min_size)
+    init = (t, z, lo, hi, zeros_i, done, np.int32(0))
     t, z, *_ = lax.while_loop(more, body, init)
+    return t, z
+
+
+def _complex_sweep(t, z, lo, hi, its):
+    return _qr_sweep(t, z, lo, hi, _wilkinson_shift(t, hi, its))
+
+
+def _schur_complex(h, z):
+    """Complex Schur form of the Hessenberg ``h``: ``(t, z)`` with t upper triangular and
+    ``z`` the input ``z`` times the accumulated rotations (``h0 = z_rot t z_rot^H``)."""
+    n = get_aval(h).shape[-1]
+    if n < 2:
+        return h, z
+    t, z = _qr_iterations(h, z, _complex_sweep, 2)
     return _where(np.tri(n, n, -1, dtype=bool), 0, t), z
 
 
