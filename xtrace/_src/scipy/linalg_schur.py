@@ -381,6 +381,7 @@ def sqrtm(A, blocksize: int = 1) -> Array:
     return _sqrtm_jit(lax.convert_element_type(a, _complex_dtype(a.dtype)))
 
 
+@jit
 def _parlett(t, f):
     """Golub and Van Loan's algorithm 11.1.1: the off-diagonal of ``F = func(T)`` from its
     diagonal, one superdiagonal at a time (``F T = T F``); also the smallest ``|t_jj - t_ii|``
@@ -398,6 +399,11 @@ def _parlett(t, f):
     return f, minden
 
 
+@jit
+def _funm_back(z, f):
+    return _mm(_mm(z, f), _H(z))
+
+
 def funm(A, func: Callable[[Array], Array], disp: bool = True):
     """``func`` of a square matrix (2-D) through its complex Schur form and Parlett's
     recurrence, as ``jax.scipy.linalg.funm`` (``func`` maps the eigenvalues, a 1-D complex
@@ -411,7 +417,7 @@ def funm(A, func: Callable[[Array], Array], disp: bool = True):
     fd = asarray(func(_diag_of(t))).astype(t.dtype)
     f = _where(np.eye(n, dtype=bool), fd[None, :], 0)
     f, minden = _parlett(t, f)
-    f = _mm(_mm(z, f), _H(z))
+    f = _funm_back(z, f)
     if disp:
         return f
     import xtrace.numpy as xnp
