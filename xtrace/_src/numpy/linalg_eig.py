@@ -62,8 +62,8 @@ def _pick(vec, idx):
     return lax.reduce_sum(_where(hit, vec, 0), (get_aval(vec).ndim - 1,))
 
 
-def _bmask(mask, x):
-    """``mask`` (...,) broadcast against ``x`` (..., r, c) for a per-matrix select."""
+def _bmask(mask):
+    """``mask`` (...,) as (..., 1, 1), for a per-matrix select on stacks of matrices."""
     return _expand(_expand(mask, get_aval(mask).ndim), get_aval(mask).ndim)
 
 
@@ -355,7 +355,7 @@ def _complex_schur_impl(a):
     t, z = _schur_complex(h, q)
     t = _uf.multiply(t, lax.convert_element_type(_expand(scale, get_aval(a).ndim - 2),
                                                  get_aval(a).dtype))
-    nan = functools.partial(_where, _bmask(finite, t))
+    nan = functools.partial(_where, _bmask(finite))
     return nan(t, np.nan), nan(z, np.nan)
 
 
@@ -482,7 +482,7 @@ def _eig_impl(a, compute_v: bool):
     v = _normalize_columns(v)
     if real_input:
         v = _where(_expand(isreal, nd - 2), lax.convert_element_type(lax.real(v), cdt), v)
-    return wout, _where(_bmask(finite, v), v, np.nan)
+    return wout, _where(_bmask(finite), v, np.nan)
 
 
 @jit

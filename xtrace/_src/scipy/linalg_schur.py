@@ -20,15 +20,11 @@ from xtrace._src.numpy import ufuncs as _uf
 from xtrace._src.numpy.core import asarray
 from xtrace._src.numpy.linalg import _H, _diag_of, _expand, _linalg_operand, _mm, _prepare
 from xtrace._src.numpy.linalg_eig import (_bmask, _cols, _complex_dtype, _complex_schur_impl,
-                                          _hessenberg, _index, _offdiag, _pick, _qr_iterations,
+                                          _hessenberg, _index, _pick, _qr_iterations,
                                           _rows, _set_cols, _set_rows)
 from xtrace._src.numpy.linalg_solve import _householder
 
 _where = _uf.where
-
-
-def _bscalar(k, t):
-    return lax.broadcast_in_dim(k, get_aval(t).shape[:-2], ())
 
 
 def _entry(t, i, j):
@@ -222,7 +218,7 @@ def _standardize(t, z):
                                                 for k in ks], nd - 1)
                                for ks in (("a", "b"), ("c", "d"))], nd - 2)
         blk_now = _cols(_rows(t, i, 2), i, 2)
-        t = lax.dynamic_update_slice(t, _where(_bmask(act, new), new, blk_now),
+        t = lax.dynamic_update_slice(t, _where(_bmask(act), new, blk_now),
                                      (np.int32(0),) * (nd - 2) + (i, i))
         return t, z
 
@@ -251,7 +247,7 @@ def _real_schur_impl(a):
         # only the standardized 2x2 blocks keep a subdiagonal entry
         h = _where(np.tri(n, n, -2, dtype=bool), 0, h)
     t = _uf.multiply(h, _expand(scale, nd - 2))
-    return _where(_bmask(finite, t), t, np.nan), _where(_bmask(finite, q), q, np.nan)
+    return _where(_bmask(finite), t, np.nan), _where(_bmask(finite), q, np.nan)
 
 
 @jit
