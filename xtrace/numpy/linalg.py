@@ -7,7 +7,8 @@ is StableHLO's op; ``solve``, ``inv``, ``det`` and ``slogdet`` use LU with parti
 ``qr`` Householder reflections, both lax loops (LAPACK's conventions, so NumPy's signs), with
 StableHLO's ``triangular_solve``; ``lstsq``, ``pinv``, ``matrix_rank`` and ``cond`` the SVD.
 All take stacks of matrices and work under jit, vmap and grad (JAX's derivative rules).
-``eig``/``eigvals`` (general, non-Hermitian eigenproblems) are not provided.
+``eig``/``eigvals`` (general, non-Hermitian eigenproblems) reduce to Hessenberg form and run
+shifted QR iterations to complex Schur form (lax loops, ``_src/numpy/linalg_eig.py``).
 """
 from xtrace._src.numpy.linalg import (EighResult, SVDResult, _diagonal,  # noqa: F401
                                       cross as _cross, eigh, eigvalsh, matmul, matrix_norm,
@@ -17,6 +18,7 @@ from xtrace._src.numpy.linalg_solve import (QRResult, SlogdetResult, cholesky, c
                                             det, inv, linalg_qr as qr, lstsq, matrix_power,
                                             matrix_rank, multi_dot, pinv, slogdet, solve,
                                             tensorinv, tensorsolve)
+from xtrace._src.numpy.linalg_eig import EigResult, eig, eigvals  # noqa: F401
 
 
 def trace(x, /, *, offset: int = 0, dtype=None):
@@ -43,4 +45,5 @@ __all__ = ["norm", "vector_norm", "matrix_norm", "matmul", "matrix_transpose", "
            "tensordot", "vecdot", "trace", "diagonal", "cross", "svd", "svdvals", "eigh",
            "eigvalsh", "SVDResult", "EighResult", "cholesky", "qr", "solve", "inv", "det",
            "slogdet", "lstsq", "pinv", "matrix_power", "matrix_rank", "multi_dot", "cond",
-           "tensorinv", "tensorsolve", "QRResult", "SlogdetResult"]
+           "tensorinv", "tensorsolve", "QRResult", "SlogdetResult", "eig", "eigvals",
+           "EigResult"]

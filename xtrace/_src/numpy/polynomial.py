@@ -1,8 +1,9 @@
 """Polynomials as coefficient arrays (highest degree first), as in NumPy and JAX.
 
 poly, polyadd, polysub, polymul, polydiv, polyder, polyint, polyfit, vander, trim_zeros
-(``polyval`` lives in ``searching``). ``roots`` and ``poly`` of a square matrix need
-eigenvalues of general matrices, which xtrace does not provide yet.
+(``polyval`` lives in ``searching``), roots. ``roots`` and ``poly`` of a square matrix use the
+eigenvalues of ``xtrace.numpy.linalg.eigvals`` (the roots are those of the companion matrix, as
+in JAX, and are complex and unordered).
 
 Degrees (``m``, ``deg``, ``N``) are static Python ints. ``polyfit`` solves its least-squares
 problem with the SVD of ``xtrace.numpy.linalg.svd`` (as JAX's ``lstsq`` does), so it works
@@ -78,12 +79,13 @@ def _trim_zeros_tol(filt, tol, trim: str = "fb"):
 
 @_eager_jit_auto
 def poly(seq_of_zeros):
-    """The coefficients of the monic polynomial whose roots are ``seq_of_zeros`` (1-D)."""
+    """The coefficients of the monic polynomial whose roots are ``seq_of_zeros`` (1-D), or the
+    characteristic polynomial of a non-empty square matrix (complex coefficients, as in JAX)."""
     (z,) = _inexact(*_arrays("poly", seq_of_zeros))
     z = _shapes.atleast_1d(z)
     if z.ndim == 2 and z.shape[0] == z.shape[1] and z.shape[0] != 0:
-        raise NotImplementedError("poly: the characteristic polynomial of a square matrix "
-                                  "needs eigvals, which xtrace does not provide yet")
+        from xtrace._src.numpy.linalg_eig import eigvals
+        z = eigvals(z)
     if z.ndim != 1:
         raise ValueError(f"poly: input must be 1d or non-empty square 2d array, got shape "
                          f"{z.shape}")
@@ -273,5 +275,52 @@ def polyfit(x, y, deg: int, rcond: float | None = None, full: bool = False, w=No
     return c, vbase[:, :, None] * _shapes.atleast_1d(fac)[None, None, :]
 
 
-__all__ = ["poly", "polyadd", "polysub", "polymul", "polydiv", "polyder", "polyint",
+def _roots_no_zeros(p):
+    """Eigenvalues of the companion matrix of ``p`` (``p[0] != 0``)."""
+    from xtrace._src.numpy.linalg_eig import eigvals, _complex_dtype
+    n = p.shape[0]
+    if n < 2:
+        return _creation.zeros((0,), _complex_dtype(p.dtype))
+    a = _creation.diag(_creation.ones((n - 2,), p.dtype), -1)
+    a = a.at[0, :].set(xnp.negative(p[1:]) / p[0])
+    return eigvals(a)
+
+
+@_eager_jit_auto
+def _roots_with_zeros(p, num_leading_zeros):
+    p = xnp.where(num_leading_zeros == p.shape[0], xnp.ones_like(p), p)
+    r = _roots_no_zeros(xnp.roll(p, -num_leading_zeros))
+    _, r = lax.sort_key_val(r == 0, r)
+    keep = xnp.arange(r.shape[0]) < r.shape[0] - num_leading_zeros
+    return xnp.where(keep, r, complex(np.nan, np.nan))
+
+
+def roots(p, *, strip_zeros: bool = True):
+    """The roots of the polynomial with coefficients ``p`` (highest degree first), as the
+    eigenvalues of its companion matrix: always complex, in no particular order. With
+    ``strip_zeros=True`` (NumPy's behaviour) leading zeros are removed, which needs a concrete
+    ``p``; ``strip_zeros=False`` works under jit and gives NaN for the roots lost to leading
+    zeros."""
+    (p,) = _inexact(*_arrays("roots", p))
+    p = _shapes.atleast_1d(p)
+    if p.ndim != 1:
+        raise ValueError(f"roots: input must be a rank-1 array, got shape {p.shape}")
+    from xtrace._src.numpy.linalg_eig import _complex_dtype
+    if p.shape[0] < 2:
+        return _creation.zeros((0,), _complex_dtype(p.dtype))
+    nz = p != 0
+    lead = xnp.where(xnp.any(nz), xnp.argmax(nz), p.shape[0])
+    if strip_zeros:
+        k = int(_concrete(lead, "roots(strip_zeros=True): the number of leading zeros (pass "
+                                "strip_zeros=False under jit; lost roots are then NaN)"))
+        return _eager_roots(p[k:])
+    return _roots_with_zeros(p, lead)
+
+
+@_eager_jit_auto
+def _eager_roots(p):
+    return _roots_no_zeros(p)
+
+
+__all__ = ["roots", "poly", "polyadd", "polysub", "polymul", "polydiv", "polyder", "polyint",
            "polyfit", "vander", "trim_zeros"]
