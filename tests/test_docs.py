@@ -22,7 +22,7 @@ REQUIRED_RUNNABLE = {"quickstart.md", "transformations.md", "sharp_edges.md"}
 API_MODULES = ["xtrace", "xtrace.numpy", "xtrace.numpy.linalg", "xtrace.numpy.fft", "xtrace.lax",
                "xtrace.lax.linalg", "xtrace.random", "xtrace.nn", "xtrace.nn.initializers",
                "xtrace.tree_util", "xtrace.tree", "xtrace.custom_batching", "xtrace.distributed",
-               "xtrace.scipy",
+               "xtrace.errors", "xtrace.scipy",
                "xtrace.scipy.special", "xtrace.scipy.stats", "xtrace.scipy.linalg"]
 
 

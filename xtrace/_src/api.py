@@ -496,14 +496,15 @@ _ = (Zero, UndefinedPrimal)
 
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
-         axis_size: int | None = None) -> Callable:
+         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable:
     """Vectorize ``fun`` over a batch axis (JAX's ``vmap``).
 
     ``in_axes``: an int, None, or a tuple with one entry per positional argument, each entry a
     pytree prefix of its argument (a dict of axes for a dict argument); None leaves an argument
     unmapped. Keyword arguments are mapped along axis 0. ``out_axes`` is likewise a prefix of
     the output. ``axis_name`` names the axis for collectives (``lax.psum`` ...); ``axis_size``
-    gives the batch size when no argument is mapped.
+    gives the batch size when no argument is mapped. ``spmd_axis_name`` (a mesh axis to shard
+    the batch over, in JAX) is accepted and has no effect: arrays here are not sharded.
     """
     from xtrace._src import batching
     if isinstance(in_axes, list):

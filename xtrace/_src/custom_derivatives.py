@@ -188,6 +188,15 @@ class custom_jvp:
                 raise TypeError(
                     f"custom_jvp rule of {self.__name__} returned primal/tangent outputs with "
                     f"structures {po_tree} / {to_tree}, but the function returns {out_tree}")
+            for p_, t_ in zip(po_leaves, to_leaves):
+                if isinstance(t_, Zero):
+                    continue
+                want, got = ad.tangent_aval(get_aval(p_)), get_aval(t_)
+                if got.shape != want.shape or got.dtype != want.dtype:
+                    raise TypeError(
+                        "Custom JVP rule must produce primal and tangent outputs with "
+                        f"corresponding shapes and dtypes. Expected {want.str_short()} (tangent "
+                        f"type of {get_aval(p_).str_short()}) but got {got.str_short()}.")
             return po_leaves, to_leaves
 
         flat_jvp.symbolic_zeros = symbolic
@@ -305,6 +314,14 @@ class custom_vjp:
                 raise TypeError(
                     f"custom_vjp bwd of {name} returned {len(cts_in)} cotangents with "
                     f"structure {ct_tree}, but the primal inputs have structure {in_tree}")
+            for k, (c, p) in enumerate(zip(ct_leaves, leaves)):
+                if c is not None and not isinstance(c, Zero) and (
+                        np.shape(c) != get_aval(p).shape):
+                    raise ValueError(
+                        "Custom VJP bwd rule must produce an output with the same type as the "
+                        f"args tuple of the primal function, but at output[{k}] the bwd rule of "
+                        f"{name} produced an output of shape {np.shape(c)} corresponding to an "
+                        f"input of type {get_aval(p).str_short()}, so the shapes do not match")
             return [ad.zeros_like_aval(ad.tangent_aval(get_aval(p))) if c is None else c
                     for c, p in zip(ct_leaves, leaves)]
 
@@ -455,6 +472,8 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
         raise TypeError(f"checkpoint policy must be callable, got {policy!r}")
     if policy is everything_saveable:
         return functools.wraps(fun)(lambda *args, **kwargs: fun(*args, **kwargs))
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
