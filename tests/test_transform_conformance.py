@@ -37,6 +37,9 @@ def test_vjp_cotangent_checks_are_value_errors():
     with pytest.raises(ValueError, match="tree structure"):
         f((X3,))
     np.testing.assert_allclose(f(X3)[0], 2 * X3)
+    # A bool output's cotangent is a float0 zero.
+    _, f = xtrace.vjp(lambda x: (x * 2, x > 0), X3)
+    np.testing.assert_allclose(f((X3, np.zeros(3, FLOAT0)))[0], 2 * X3)
 
 
 # ---- weak types and dtypes of derivatives ---------------------------------------------------
@@ -78,6 +81,9 @@ def test_jacobian_dtype_checks():
         xtrace.jacfwd(lambda z: z ** 2, holomorphic=True)(X3)
     with pytest.raises(TypeError, match="holomorphic=True requires inputs with complex"):
         xtrace.jacrev(lambda z: z ** 2, holomorphic=True)(X3)
+    j = xtrace.jacrev(lambda x, n: x * n, argnums=(0, 1), allow_int=True)(X3, np.arange(3))
+    np.testing.assert_allclose(j[0], np.diag(np.arange(3)))
+    assert j[1].dtype == np.int32 and j[1].shape == (3, 3) and not np.asarray(j[1]).any()
     z = np.array([1 + 1j, 2 - 1j], np.complex64)
     for jac in (xtrace.jacfwd, xtrace.jacrev):
         np.testing.assert_allclose(jac(lambda z: z ** 2, holomorphic=True)(z),

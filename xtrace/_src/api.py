@@ -226,6 +226,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
                              f"{ct_tree}, but expected to match {out_tree}")
         cts = []
         for c, a in zip(ct_flat, out_avals):
+            if getattr(c, "dtype", None) == ad.float0:  # the cotangent of an int/bool output
+                c = Zero(ad.tangent_aval(a))
             c = _as_array(c) if not isinstance(c, Zero) else c
             if not isinstance(c, Zero):
                 ca = get_aval(c)
@@ -459,8 +461,13 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         d_leaves, d_tree = tree_flatten(diff)
         sizes = [get_aval(o).size for o in out_leaves]
         basis = _std_basis(out_leaves)
-        cts = vmap(lambda *b: tree_flatten(f_vjp(tree_unflatten(out_tree, b)))[0],
-                   axis_size=sum(sizes))(*basis)
+        inexact = [dtypes.is_inexact(get_aval(x).dtype) for x in d_leaves]
+        cts = vmap(lambda *b: [c for c, k in zip(tree_flatten(f_vjp(tree_unflatten(
+            out_tree, b)))[0], inexact) if k], axis_size=sum(sizes))(*basis)
+        cts_it = iter(cts)  # integer inputs (allow_int) get zero blocks of their own dtype
+        cts = [next(cts_it) if k else np.zeros((sum(sizes),) + get_aval(x).shape,
+                                                get_aval(x).dtype)
+               for x, k in zip(d_leaves, inexact)]
         offs = np.cumsum([0] + sizes)
 
         def stacked(oi, ii):
