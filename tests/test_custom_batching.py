@@ -44,6 +44,10 @@ def test_custom_vmap_under_jit_and_nested_vmap():
     out = xtrace.jit(xtrace.vmap(f, (0, None)))(X, 2.0)
     np.testing.assert_allclose(out, np.sin(X) * 2, rtol=1e-6)
     assert calls[0][:2] == (2, [True, False])
+    calls.clear()  # the rule survives staging: vmap of a jitted call still uses it
+    out = xtrace.vmap(xtrace.jit(f), (0, None))(X, 2.0)
+    np.testing.assert_allclose(out, np.sin(X) * 2, rtol=1e-6)
+    assert calls and calls[0][:2] == (2, [True, False])
     # vmap of a vmapped custom_vmap: the inner rule runs once, the outer vmap batches it.
     calls.clear()
     xs = np.stack([X, 2 * X])
