@@ -21,9 +21,9 @@ RUNNABLE = sorted(p.name for p in DOCS.glob("*.md") if RUN_MARKER in p.read_text
 REQUIRED_RUNNABLE = {"quickstart.md", "transformations.md", "sharp_edges.md"}
 API_MODULES = ["xtrace", "xtrace.numpy", "xtrace.numpy.linalg", "xtrace.numpy.fft", "xtrace.lax",
                "xtrace.lax.linalg", "xtrace.random", "xtrace.nn", "xtrace.nn.initializers",
-               "xtrace.tree_util", "xtrace.tree", "xtrace.distributed", "xtrace.scipy",
-               "xtrace.scipy.special", "xtrace.scipy.stats", "xtrace.scipy.linalg",
-               "xtrace.debug", "xtrace.experimental"]
+               "xtrace.tree_util", "xtrace.tree", "xtrace.custom_batching", "xtrace.distributed",
+               "xtrace.errors", "xtrace.scipy", "xtrace.scipy.special", "xtrace.scipy.stats",
+               "xtrace.scipy.linalg", "xtrace.debug", "xtrace.experimental"]
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:

@@ -18,19 +18,19 @@ from xtrace._src.api_extras import (ShapeDtypeStruct, custom_gradient,
                                     device_get, eval_shape, float0, host_count, host_id,
                                     host_ids, linear_transpose, live_arrays, named_call,
                                     named_scope, process_indices, typeof)
-from xtrace._src.custom_derivatives import (checkpoint, checkpoint_policies, custom_jvp,
-                                            custom_vjp, remat)
+from xtrace._src.custom_derivatives import (checkpoint, checkpoint_policies, closure_convert,
+                                            custom_jvp, custom_vjp, remat)
 from xtrace._src.jit import (block_until_ready, clear_caches, default_device, device_put,
                              ensure_compile_time_eval, jit, make_jaxpr)
 from xtrace._src.pmap import device_put_replicated, device_put_sharded, pmap
 from xtrace._src.callback import pure_callback
-from xtrace import debug, experimental  # noqa: F401
-from xtrace import distributed, lax, nn, numpy, random, scipy, tree, tree_util, version  # noqa: F401
+from xtrace import (custom_batching, debug, distributed, errors, experimental, lax, nn,  # noqa: F401
+                    numpy, random, scipy, tree, tree_util, version)
 
 from xtrace.version import __version__
 
 __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad", "jvp", "vjp",
-           "linearize", "vmap", "pmap", "device_put_replicated", "device_put_sharded", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "checkpoint",
+           "linearize", "vmap", "pmap", "device_put_replicated", "device_put_sharded", "jacfwd", "jacrev", "hessian", "custom_jvp", "custom_vjp", "closure_convert", "checkpoint",
            "remat", "devices", "local_devices", "local_device_count", "process_index",
            "process_count",
            "device_count", "default_backend", "device_put", "block_until_ready", "config",
@@ -38,5 +38,7 @@ __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad"
            "device_get", "disable_jit", "clear_caches", "linear_transpose", "custom_gradient",
            "named_call", "named_scope", "ensure_compile_time_eval", "float0", "typeof",
            "checkpoint_policies", "host_count", "host_id", "host_ids", "process_indices",
-           "live_arrays", "Device", "pure_callback", "debug", "experimental", "version", "default_device", "print_environment_info", "distributed", "lax", "nn", "numpy", "random", "scipy", "tree",
+           "live_arrays", "Device", "pure_callback", "debug", "experimental", "version",
+           "default_device", "print_environment_info", "custom_batching", "distributed", "errors",
+           "lax", "nn", "numpy", "random", "scipy", "tree",
            "tree_util"]

@@ -40,6 +40,35 @@ def _check_inexact(name: str, aval, what: str, allow_int: bool = False) -> None:
             "boolean inputs, use allow_int=True (their gradient is a float0 zero).")
 
 
+def _check_output(name: str, aval, holomorphic: bool) -> None:
+    """Reverse-mode output dtype rule (JAX's): real floating outputs, complex ones with
+    ``holomorphic=True``."""
+    if holomorphic:
+        if not dtypes.is_complex(aval.dtype):
+            raise TypeError(f"{name} with holomorphic=True requires outputs with complex dtype, "
+                            f"but got {aval.dtype.name}.")
+    elif not dtypes.is_float(aval.dtype):
+        how = ("For holomorphic differentiation, pass holomorphic=True. For differentiation of "
+               "non-holomorphic functions involving complex outputs, use vjp directly."
+               if dtypes.is_complex(aval.dtype) else
+               "For differentiation of functions with integer outputs, use vjp directly.")
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype "
+                        f"of np.floating), but got {aval.dtype.name}. {how}")
+
+
+def _check_jacfwd_input(aval, holomorphic: bool) -> None:
+    if holomorphic:
+        if not dtypes.is_complex(aval.dtype):
+            raise TypeError("jacfwd with holomorphic=True requires inputs with complex dtype, "
+                            f"but got {aval.dtype.name}.")
+    elif not dtypes.is_float(aval.dtype):
+        raise TypeError(
+            "jacfwd requires real-valued inputs (input dtype that is a sub-dtype of np.floating)"
+            f", but got {aval.dtype.name}. For holomorphic differentiation, pass "
+            "holomorphic=True. For differentiation of non-holomorphic functions involving "
+            "complex inputs or integer inputs, use jvp directly.")
+
+
 def float0_zeros(aval) -> np.ndarray:
     return np.zeros(aval.shape, dtype=ad.float0)
 
@@ -56,12 +85,23 @@ def _materialize(t: Any, primal: Any):
 def _tangent_in(t: Any, p: Any):
     aval = get_aval(p)
     if not dtypes.is_inexact(aval.dtype):
+        if np.dtype(getattr(t, "dtype", None) or np.asarray(t).dtype) != ad.float0:
+            raise TypeError(
+                "primal and tangent arguments to jvp do not match; dtypes must be equal, or in "
+                "case of int/bool primal dtype the tangent dtype must be float0. Got primal "
+                f"dtype {aval.dtype.name} and so expected tangent dtype float0, but got tangent "
+                f"dtype {np.asarray(t).dtype.name} instead.")
         return Zero(ad.tangent_aval(aval))  # integer/bool tangents (float0) carry nothing
     t = _as_array(t)
     ta = get_aval(t)
-    if ta.shape != aval.shape or ta.dtype != aval.dtype:
-        raise ValueError(f"jvp: primal and tangent must have the same shape and dtype, got "
-                         f"primal {aval.str_short()} and tangent {ta.str_short()}")
+    if ta.dtype != aval.dtype:
+        raise TypeError("primal and tangent arguments to jvp do not match; dtypes must be equal, "
+                        "or in case of int/bool primal dtype the tangent dtype must be float0. "
+                        f"Got primal dtype {aval.dtype.name} and so expected tangent dtype "
+                        f"{aval.dtype.name}, but got tangent dtype {ta.dtype.name} instead.")
+    if ta.shape != aval.shape:
+        raise ValueError("jvp called with different primal and tangent shapes; got primal "
+                         f"shape {aval.shape} and tangent shape {ta.shape}")
     return t
 
 
@@ -182,26 +222,43 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     def f_vjp(ct):
         ct_flat, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree:
-            raise TypeError(f"vjp: cotangent structure {ct_tree} does not match the output "
-                            f"structure {out_tree}")
+            raise ValueError(f"unexpected tree structure of argument to vjp function: got "
+                             f"{ct_tree}, but expected to match {out_tree}")
         cts = []
         for c, a in zip(ct_flat, out_avals):
+            if getattr(c, "dtype", None) == ad.float0:  # the cotangent of an int/bool output
+                c = Zero(ad.tangent_aval(a))
             c = _as_array(c) if not isinstance(c, Zero) else c
             if not isinstance(c, Zero):
                 ca = get_aval(c)
-                if ca.shape != a.shape:
-                    raise ValueError(f"vjp: cotangent shape {ca.shape} does not match the output "
-                                     f"shape {a.shape}")
+                ta = ad.tangent_aval(a)
+                if ca.shape != a.shape or (ca.dtype != ta.dtype and ca.dtype != ad.float0):
+                    raise ValueError(
+                        "unexpected type (shape/dtype) for argument to vjp function: got "
+                        f"{ca.str_short()}, but expected {ta.str_short()} because the "
+                        f"corresponding output of the function had type {a.str_short()}")
             cts.append(c)
         args = [UndefinedPrimal(v.aval) for v in jaxpr.jaxpr.invars]
         cts_in = ad.backward_pass(jaxpr.jaxpr, jaxpr.consts, args, cts)
-        cts_in = [_materialize(c, p) for c, p in zip(cts_in, p_flat)]
+        cts_in = [_weak_like(_materialize(c, p), p) for c, p in zip(cts_in, p_flat)]
         return tree_unflatten(in_tree, cts_in)
 
     res = (tree_unflatten(out_tree, p_out), f_vjp)
     if has_aux:
         return res + (_lower_tree(aux_box[0]),)
     return res
+
+
+def _weak_like(ct: Any, primal: Any) -> Any:
+    """A cotangent is weakly typed exactly when its primal is (JAX: ``grad(f)(2.0)`` is
+    weak)."""
+    from xtrace._src.prims.elementwise import convert_element_type
+    if np.dtype(ct.dtype) == ad.float0:
+        return ct
+    pa, ca = get_aval(primal), get_aval(ct)
+    if ca.dtype != pa.dtype or ca.weak_type == pa.weak_type or not dtypes.is_float(pa.dtype):
+        return ct
+    return convert_element_type(ct, ca.dtype, weak_type=pa.weak_type)
 
 
 def _argnums_tuple(argnums) -> tuple[tuple[int, ...], bool]:
@@ -248,15 +305,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                             + (f"had shape: {shape}." if shape is not None else
                                f"was a pytree with {len(leaves)} leaves.")
                             + " Use jacrev/jacfwd or vjp for non-scalar outputs.")
-        out_aval = get_aval(leaves[0])
-        if holomorphic:
-            if not dtypes.is_complex(out_aval.dtype):
-                raise TypeError("grad with holomorphic=True requires a complex output")
-        elif not dtypes.is_float(out_aval.dtype):
-            raise TypeError(
-                "grad requires real-valued outputs (output dtype that is a sub-dtype of "
-                f"np.floating), but got {out_aval.dtype.name}. For holomorphic differentiation, "
-                "pass holomorphic=True.")
+        _check_output("grad", get_aval(leaves[0]), holomorphic)
         ct = _ones_like(leaves[0])
         grads = f_vjp(tree_unflatten(tree_structure(ans), [ct]))
         g = grads[0] if single else tuple(grads)
@@ -318,9 +367,24 @@ def _jac_blocks(outs: list[Any], ins: list[Any], stacked: Callable[[int, int], A
         row = []
         for ii, x in enumerate(ins):
             xa = get_aval(x)
-            row.append(xnp.reshape(stacked(oi, ii), oa.shape + xa.shape))
+            block = xnp.reshape(stacked(oi, ii), oa.shape + xa.shape)
+            row.append(_cast_like(block, xa if out_first else oa))
         res.append(row)
     return res
+
+
+def _cast_like(block: Any, example: ShapedArray) -> Any:
+    """A Jacobian block in the dtype and weak type of its example (JAX: jacfwd's blocks follow
+    the output leaf, jacrev's the input leaf; a complex block of a real example keeps its real
+    part)."""
+    from xtrace._src.prims.elementwise import convert_element_type, real
+    ba = get_aval(block)
+    if dtypes.is_complex(ba.dtype) and not dtypes.is_complex(example.dtype):
+        block = real(block)
+        ba = get_aval(block)
+    if ba.dtype == example.dtype and ba.weak_type == example.weak_type:
+        return block
+    return convert_element_type(block, example.dtype, weak_type=example.weak_type)
 
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -332,7 +396,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         diff = [_as_array_tree(args[i]) for i in nums]
         d_leaves, d_tree = tree_flatten(tuple(diff))
         for x in d_leaves:
-            _check_inexact("jacfwd", get_aval(x), "an input")
+            _check_jacfwd_input(get_aval(x), holomorphic)
 
         def f_flat(*leaves):
             full = list(args)
@@ -350,6 +414,9 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         out_p, tangents, aux = vmap(pushfwd, out_axes=(None, -1, None),
                                     axis_size=total)(*basis)
         out_leaves, out_tree = tree_flatten(out_p)
+        if holomorphic:
+            for o in out_leaves:
+                _check_output("jacfwd", get_aval(o), True)
         t_leaves = tree_flatten(tangents)[0]
         offs = np.cumsum([0] + sizes)
 
@@ -371,6 +438,12 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     def jac(*args):
         diff = tuple(_as_array_tree(args[i]) for i in nums)
+        for leaf in tree_flatten(diff)[0]:
+            aval = get_aval(leaf)
+            _check_inexact("jacrev", aval, "an input", allow_int)
+            if holomorphic and not dtypes.is_complex(aval.dtype):
+                raise TypeError("jacrev with holomorphic=True requires inputs with complex "
+                                f"dtype, but got {aval.dtype.name}.")
 
         def f_partial(*dargs):
             full = list(args)
@@ -383,11 +456,18 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         else:
             out, f_vjp = vjp(f_partial, *diff)
         out_leaves, out_tree = tree_flatten(out)
+        for o in out_leaves:
+            _check_output("jacrev", get_aval(o), holomorphic)
         d_leaves, d_tree = tree_flatten(diff)
         sizes = [get_aval(o).size for o in out_leaves]
         basis = _std_basis(out_leaves)
-        cts = vmap(lambda *b: tree_flatten(f_vjp(tree_unflatten(out_tree, b)))[0],
-                   axis_size=sum(sizes))(*basis)
+        inexact = [dtypes.is_inexact(get_aval(x).dtype) for x in d_leaves]
+        cts = vmap(lambda *b: [c for c, k in zip(tree_flatten(f_vjp(tree_unflatten(
+            out_tree, b)))[0], inexact) if k], axis_size=sum(sizes))(*basis)
+        cts_it = iter(cts)  # integer inputs (allow_int) get zero blocks of their own dtype
+        cts = [next(cts_it) if k else np.zeros((sum(sizes),) + get_aval(x).shape,
+                                                get_aval(x).dtype)
+               for x, k in zip(d_leaves, inexact)]
         offs = np.cumsum([0] + sizes)
 
         def stacked(oi, ii):
@@ -423,14 +503,15 @@ _ = (Zero, UndefinedPrimal)
 
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None,
-         axis_size: int | None = None) -> Callable:
+         axis_size: int | None = None, spmd_axis_name: Any = None) -> Callable:
     """Vectorize ``fun`` over a batch axis (JAX's ``vmap``).
 
     ``in_axes``: an int, None, or a tuple with one entry per positional argument, each entry a
     pytree prefix of its argument (a dict of axes for a dict argument); None leaves an argument
     unmapped. Keyword arguments are mapped along axis 0. ``out_axes`` is likewise a prefix of
     the output. ``axis_name`` names the axis for collectives (``lax.psum`` ...); ``axis_size``
-    gives the batch size when no argument is mapped.
+    gives the batch size when no argument is mapped. ``spmd_axis_name`` (a mesh axis to shard
+    the batch over, in JAX) is accepted and has no effect: arrays here are not sharded.
     """
     from xtrace._src import batching
     if isinstance(in_axes, list):

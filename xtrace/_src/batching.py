@@ -300,8 +300,10 @@ def batch_flat(fun: Callable, axis: AxisData, vals: Sequence[Any], dims: Sequenc
         for i, (o, dst) in enumerate(zip(outs, dsts)):
             if dst is None:
                 if o.bdim is not None:
-                    raise ValueError(f"vmap has mapped output (output {i}, of type "
-                                     f"{o.aval.str_short()}) but out_axes is None for it")
+                    raise ValueError(f"at vmap out_axes, got axis spec None but output was "
+                                     f"batched on axis {o.bdim}: vmap has mapped output "
+                                     f"(output {i}, of type {o.aval.str_short()}) but out_axes "
+                                     "is None for it")
                 res.append(o.val)
             else:
                 nd = o.aval.ndim + 1

@@ -263,8 +263,12 @@ def find_top_trace(args: Sequence[Any]) -> Trace:
     st = _state
     top = st.dynamic
     for a in args:
-        if isinstance(a, Tracer) and a._trace.main.level > top.level:
-            top = a._trace.main
+        if isinstance(a, Tracer):
+            main = a._trace.main
+            if main.level >= len(st.stack) or st.stack[main.level] is not main:
+                raise UnexpectedTracerError(a)
+            if main.level > top.level:
+                top = main
     return top.trace_type(top)
 
 
@@ -324,7 +328,7 @@ class Tracer:
     def _concrete_or_raise(self, what: str):
         val = self.to_concrete()
         if val is None:
-            raise ConcretizationError(self, what)
+            raise _CONVERSION_ERRORS.get(what, ConcretizationTypeError)(self, what)
         return val
 
     def __len__(self) -> int:
@@ -368,8 +372,9 @@ class Tracer:
         return f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
 
 
-class ConcretizationError(TypeError):
-    """A traced value was used where Python needs a concrete one (``if``, ``int()``, ...)."""
+class ConcretizationTypeError(TypeError):
+    """A traced value was used where Python needs a concrete one (``if``, ``int()``, ...);
+    JAX's ``jax.errors.ConcretizationTypeError`` (also named ``ConcretizationError`` here)."""
 
     def __init__(self, tracer: Tracer, what: str):
         import traceback
@@ -391,6 +396,38 @@ class ConcretizationError(TypeError):
             "function is traced, only their shapes and dtypes. Use xtrace.lax.cond / "
             "xtrace.lax.while_loop or xtrace.numpy.where for value-dependent control flow, or "
             "mark the argument static with jit's static_argnums / static_argnames.")
+
+
+ConcretizationError = ConcretizationTypeError
+
+
+class TracerBoolConversionError(ConcretizationTypeError):
+    """``bool()`` (an ``if``, ``while``, ``and``/``or``) of a traced value."""
+
+
+class TracerIntegerConversionError(ConcretizationTypeError):
+    """``__index__`` (``range``, list indexing, slicing) of a traced value."""
+
+
+class TracerArrayConversionError(ConcretizationTypeError):
+    """``numpy.asarray`` (``__array__``) of a traced value."""
+
+
+_CONVERSION_ERRORS = {"bool": TracerBoolConversionError, "index": TracerIntegerConversionError,
+                      "numpy": TracerArrayConversionError}
+
+
+class UnexpectedTracerError(TypeError):
+    """A traced value used after its transformation finished (it leaked out of the function,
+    e.g. stored in a global or a list)."""
+
+    def __init__(self, tracer: "Tracer"):
+        super().__init__(
+            "Encountered an unexpected tracer. A function transformed by xtrace had a side "
+            f"effect, allowing for a reference to an intermediate value with type "
+            f"{tracer.aval.str_short()} wrapped in a {type(tracer).__name__} to escape the scope "
+            "of the transformation. Transformations require that functions explicitly return "
+            "their outputs, and disallow saving intermediate values to global state.")
 
 
 # ---------------------------------------------------------------------------------------------

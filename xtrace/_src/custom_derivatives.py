@@ -188,6 +188,15 @@ class custom_jvp:
                 raise TypeError(
                     f"custom_jvp rule of {self.__name__} returned primal/tangent outputs with "
                     f"structures {po_tree} / {to_tree}, but the function returns {out_tree}")
+            for p_, t_ in zip(po_leaves, to_leaves):
+                if isinstance(t_, Zero):
+                    continue
+                want, got = ad.tangent_aval(get_aval(p_)), get_aval(t_)
+                if got.shape != want.shape or got.dtype != want.dtype:
+                    raise TypeError(
+                        "Custom JVP rule must produce primal and tangent outputs with "
+                        f"corresponding shapes and dtypes. Expected {want.str_short()} (tangent "
+                        f"type of {get_aval(p_).str_short()}) but got {got.str_short()}.")
             return po_leaves, to_leaves
 
         flat_jvp.symbolic_zeros = symbolic
@@ -305,12 +314,76 @@ class custom_vjp:
                 raise TypeError(
                     f"custom_vjp bwd of {name} returned {len(cts_in)} cotangents with "
                     f"structure {ct_tree}, but the primal inputs have structure {in_tree}")
+            for k, (c, p) in enumerate(zip(ct_leaves, leaves)):
+                if c is not None and not isinstance(c, Zero) and (
+                        np.shape(c) != get_aval(p).shape):
+                    raise ValueError(
+                        "Custom VJP bwd rule must produce an output with the same type as the "
+                        f"args tuple of the primal function, but at output[{k}] the bwd rule of "
+                        f"{name} produced an output of shape {np.shape(c)} corresponding to an "
+                        f"input of type {get_aval(p).str_short()}, so the shapes do not match")
             return [ad.zeros_like_aval(ad.tangent_aval(get_aval(p))) if c is None else c
                     for c, p in zip(ct_leaves, leaves)]
 
         outs = custom_vjp_call_p.bind(*consts, *leaves, jaxpr=jaxpr, fwd=flat_fwd,
                                       bwd=flat_bwd, num_consts=len(consts))
         return tree_unflatten(out_tree, outs)
+
+
+# ---------------------------------------------------------------------------------------------
+# closure_convert
+
+
+def _maybe_perturbed(x: Any) -> bool:
+    """Whether ``x`` may carry a nonzero tangent (JAX's heuristic): a JVP tracer with a tangent,
+    an inexact value being staged, or an unknown partial-evaluation value."""
+    from xtrace._src.batching import BatchTracer
+    from xtrace._src.partial_eval import PartialEvalTracer
+    from xtrace._src.staging import JaxprTracer
+    if not isinstance(x, core.Tracer):
+        return False
+    if isinstance(x, ad.JVPTracer):
+        return not isinstance(x.tangent, Zero) or _maybe_perturbed(x.primal)
+    if isinstance(x, JaxprTracer):
+        return dtypes.is_inexact(x.aval.dtype)
+    if isinstance(x, BatchTracer):
+        return _maybe_perturbed(x.val)
+    if isinstance(x, PartialEvalTracer) and x.pval.is_known:
+        return _maybe_perturbed(x.pval.const)
+    return True
+
+
+def closure_convert(fun: Callable, *example_args: Any) -> tuple[Callable, list[Any]]:
+    """``(converted, hoisted)``: ``fun`` specialized to the types of ``example_args``, taking
+    the values it closes over that may be differentiated (tracers of an enclosing ``jvp``/
+    ``grad``, inexact values being staged) as extra trailing arguments ``hoisted``; for use with
+    ``custom_vjp``/``custom_jvp`` of higher-order functions (JAX's ``closure_convert``)."""
+    from xtrace._src.api import _as_array
+    flat, in_tree = tree_flatten(example_args)
+    out_tree_box = []
+
+    def flat_fun(*xs):
+        out_leaves, out_tree = tree_flatten(fun(*tree_unflatten(in_tree, xs)))
+        out_tree_box.append(out_tree)
+        return out_leaves
+
+    closed = trace_to_jaxpr(flat_fun, [get_aval(_as_array(x)) for x in flat], "closure_convert")
+    hoist = [_maybe_perturbed(c) for c in closed.consts]
+    hoisted = [c for c, h in zip(closed.consts, hoist) if h]
+    out_tree = out_tree_box[0]
+
+    def converted_fun(*args_hconsts: Any) -> Any:
+        n = len(args_hconsts) - len(hoisted)
+        args, it = args_hconsts[:n], iter(args_hconsts[n:])
+        leaves, tree = tree_flatten(tuple(args))
+        if tree != in_tree:
+            raise TypeError("The inputs to the closure produced by closure_convert must have "
+                            "the same Pytree structure as the example arguments passed when "
+                            f"closure_convert was called. Expected {in_tree}, but got {tree}")
+        consts = [next(it) if h else c for c, h in zip(closed.consts, hoist)]
+        return tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, consts, leaves))
+
+    return converted_fun, hoisted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,6 +460,8 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Any = None,
         raise TypeError(f"checkpoint policy must be callable, got {policy!r}")
     if policy is everything_saveable:
         return functools.wraps(fun)(lambda *args, **kwargs: fun(*args, **kwargs))
+    if isinstance(static_argnums, int):
+        static_argnums = (static_argnums,)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):

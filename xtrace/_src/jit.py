@@ -175,7 +175,8 @@ class Compiled:
 class JitFunction:
     """A function compiled with ``xtrace.jit``; call it like the original."""
 
-    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=()):
+    def __init__(self, fun: Callable, static_argnums=(), static_argnames=(), donate_argnums=(),
+                 donate_argnames=()):
         if not callable(fun):
             raise TypeError(f"jit expected a callable, got {type(fun).__name__}")
         functools.update_wrapper(self, fun)
@@ -208,10 +209,18 @@ class JitFunction:
         for n in list(names):
             if n in positional:
                 nums.add(positional.index(n))
+        if sig is not None and not any(p.kind == p.VAR_POSITIONAL for p in params):
+            for i in static_argnums:
+                if i >= len(positional):
+                    raise ValueError(f"Jitted function has static_argnums={static_argnums}, but "
+                                     f"only accepts {len(positional)} positional arguments.")
         self._static_argnums = frozenset(nums)
         self._static_argnames = frozenset(names)
-        self._donate_argnums = frozenset(i if i >= 0 else i + len(positional)
-                                         for i in donate_argnums)
+        donate_argnames = ((donate_argnames,) if isinstance(donate_argnames, str)
+                           else tuple(donate_argnames))
+        self._donate_argnums = frozenset(
+            [i if i >= 0 else i + len(positional) for i in donate_argnums]
+            + [positional.index(n) for n in donate_argnames if n in positional])
         if self._donate_argnums & self._static_argnums:
             raise ValueError("an argument cannot be both static and donated: "
                              f"{sorted(self._donate_argnums & self._static_argnums)}")
@@ -475,13 +484,20 @@ def _check_hashable(v: Any, what: str, fname: str) -> Any:
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),
-        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = ()):
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        donate_argnames: str | Sequence[str] = (), keep_unused: bool = False,
+        inline: bool = False):
     """Compile ``fun`` into one XLA program, specialized on argument shapes and dtypes.
 
-    Usable as ``jit(f, ...)``, ``@jit`` or ``@jit(static_argnums=...)``."""
+    Usable as ``jit(f, ...)``, ``@jit`` or ``@jit(static_argnums=...)``. ``donate_argnames``
+    donates arguments by name. ``keep_unused`` and ``inline`` are accepted for JAX
+    compatibility: unused arguments are always kept, and a jitted function called under
+    another trace is always inlined when lowered."""
+    del keep_unused, inline
     if fun is None:
-        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums)
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums)
+        return lambda f: JitFunction(f, static_argnums, static_argnames, donate_argnums,
+                                     donate_argnames)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, donate_argnames)
 
 
 def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = ()):

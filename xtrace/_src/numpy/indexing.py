@@ -30,6 +30,12 @@ from xtrace._src.numpy.core import promote_dtypes_only
 from xtrace._src.prims.indexing import (GatherDimensionNumbers, GatherScatterMode,
                                         ScatterDimensionNumbers)
 
+
+class NonConcreteBooleanIndexError(IndexError):
+    """A boolean mask index that is traced (its number of selected elements, the result's
+    shape, is unknown): JAX's ``jax.errors.NonConcreteBooleanIndexError``."""
+
+
 _INVALID = ("only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer "
             "or boolean arrays are valid indices")
 _ADVANCED = ("int", "scalar", "array")  # entry kinds that are index-vector components
@@ -65,7 +71,7 @@ def _classify(i: Any) -> tuple[str, Any]:
             raise IndexError(f"{_INVALID}; got {type(i).__name__} {i!r:.40}") from None
     if dt == np.bool_:
         if isinstance(arr, Tracer):
-            raise IndexError(
+            raise NonConcreteBooleanIndexError(
                 f"Array boolean indices must be concrete; got a traced {arr.aval.str_short()}. "
                 "Inside jit use xnp.where(mask, x, 0) instead of x[mask]")
         return ("bool", bool(arr)) if ndim == 0 else ("mask", np.asarray(arr))
