@@ -357,7 +357,8 @@ def _solve_pos(a, b, *, lower):
 
     custom_solve = functools.partial(lax.custom_linear_solve,
                                      lambda x: _broadcasted_matvec(a, x),
-                                     solve=lambda _, x: solve_vec(x), symmetric=True)
+                                     solve=lambda _, x: solve_vec(x),
+                                     transpose_solve=lambda _, x: solve_vec(x), symmetric=True)
     if a.ndim == b.ndim + 1:
         return custom_solve(b)
     return vmap(custom_solve, b.ndim - 1, max(a.ndim, b.ndim) - 1)(b)
