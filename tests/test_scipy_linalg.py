@@ -56,7 +56,7 @@ def _fd_check(f_xtrace, f_scipy, x, h=1e-6, tol=1e-6, sym=False):
     w = rng.standard_normal(out.shape)
     u = rng.standard_normal(x.shape)
     u = u + u.T if sym else u
-    g = xtrace.grad(lambda y: (f_xtrace(y) * w).sum())(x)
+    g = xtrace.jit(xtrace.grad(lambda y: (f_xtrace(y) * w).sum()))(x)
     fd = ((w * f_scipy(x + h * u)).sum() - (w * f_scipy(x - h * u)).sum()) / (2 * h)
     np.testing.assert_allclose(float((np.asarray(g) * u).sum()), fd, rtol=tol, atol=tol)
 
@@ -133,6 +133,19 @@ def test_qr():
            np.stack([A, 2 * A]))
     with pytest.raises(ValueError, match="raw"):
         xsl.qr(A, mode="raw")
+
+
+def test_qr_multiply():
+    c = RNG.standard_normal((2, 4)).astype(np.float32)
+    a = A[:, :3]
+    for mode, cc in (("right", c), ("left", c[:, :3].T), ("right", c[0])):
+        for pivoting in (False, True):
+            got = xsl.qr_multiply(a, cc, mode=mode, pivoting=pivoting)
+            want = sl.qr_multiply(a, cc, mode=mode, pivoting=pivoting)
+            for g, w in zip(got, want):
+                _close(g, w)
+    with pytest.raises(ValueError, match="expected 3"):
+        xsl.qr_multiply(a, c, mode="left")
 
 
 def test_svd_eigh_det_inv():

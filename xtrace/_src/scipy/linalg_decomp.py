@@ -1,5 +1,6 @@
 """``jax.scipy.linalg``'s factorizations and solvers: ``cholesky``, ``cho_factor``,
-``cho_solve``, ``lu``, ``lu_factor``, ``lu_solve``, ``qr`` (with column pivoting), ``svd``,
+``cho_solve``, ``lu``, ``lu_factor``, ``lu_solve``, ``qr`` (with column pivoting),
+``qr_multiply``, ``svd``,
 ``eigh``, ``det``, ``inv``, ``solve``, ``solve_triangular``, ``polar``, ``hessenberg`` and
 ``eigh_tridiagonal``.
 
@@ -284,6 +285,40 @@ def qr(a: ArrayLike, overwrite_a: bool = False, lwork: Any = None, mode: str = "
     a, = _inexact_many("qr", a)
     _matrix("qr", a)
     return _qr(a, mode=mode, pivoting=bool(pivoting))
+
+
+def qr_multiply(a: ArrayLike, c: ArrayLike, mode: str = "right", pivoting: bool = False,
+                conjugate: bool = False, overwrite_a: bool = False, overwrite_c: bool = False
+                ) -> tuple[Array, Array] | tuple[Array, Array, Array]:
+    """``(Q @ c, r)`` (``mode='left'``, ``c`` with ``min(m, n)`` rows) or ``(c @ Q, r)``
+    (``'right'``, ``c`` with ``m`` columns) for the economic QR factors of ``a``, ``Q``
+    conjugated with ``conjugate``; ``pivoting`` appends the column permutation. A 1-D ``c``
+    gives a 1-D product; leading dimensions of ``a`` and ``c`` broadcast."""
+    del overwrite_a, overwrite_c
+    a, c = _inexact_many("qr_multiply", a, c)
+    if mode not in ("right", "left"):
+        raise ValueError(f"mode must be 'right' or 'left', got {mode!r}")
+    _matrix("qr_multiply", a)
+    onedim = c.ndim == 1
+    if onedim:
+        c = c[:, None] if mode == "left" else c[None, :]
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    if mode == "left" and c.shape[-2] != k:
+        raise ValueError(f"Array shapes are not compatible for Q @ c operation: a has shape "
+                         f"{a.shape} so Q has {k} columns, but c has {c.shape[-2]} rows "
+                         f"(expected {k}).")
+    if mode == "right" and c.shape[-1] != m:
+        raise ValueError(f"Array shapes are not compatible for c @ Q operation: a has shape "
+                         f"{a.shape} so Q has {m} rows, but c has {c.shape[-1]} columns "
+                         f"(expected {m}).")
+    q, r, *p = _qr(a, mode="economic", pivoting=bool(pivoting))
+    q = xnp.conj(q) if conjugate else q
+    cq = xnp.matmul(q, c, precision="highest") if mode == "left" else \
+        xnp.matmul(c, q, precision="highest")
+    if onedim:
+        cq = xnp.ravel(cq)
+    return (cq, r, *p)
 
 
 # ---------------------------------------------------------------------------------------------
