@@ -85,9 +85,9 @@ _TRANS = {0: (False, False), "N": (False, False), 1: (True, False), "T": (True, 
           2: (True, True), "C": (True, True)}
 
 
-@functools.partial(jit, static_argnames=("trans", "lower", "unit_diagonal"))
-def _solve_triangular(a, b, *, trans, lower, unit_diagonal):
-    transpose_a, conjugate_a = _TRANS[trans]
+@functools.partial(jit, static_argnames=("transpose_a", "conjugate_a", "lower",
+                                          "unit_diagonal"))
+def _solve_triangular(a, b, *, transpose_a, conjugate_a, lower, unit_diagonal):
     fn = functools.partial(triangular_solve, left_side=True, lower=lower,
                            transpose_a=transpose_a, conjugate_a=conjugate_a,
                            unit_diagonal=unit_diagonal)
@@ -102,12 +102,14 @@ def solve_triangular(a: ArrayLike, b: ArrayLike, trans: int | str = 0, lower: bo
     makes ``op`` the identity, the transpose or the conjugate transpose. ``b`` is ``(..., n)``
     or ``(..., n, k)``; leading dimensions broadcast."""
     del overwrite_b, debug, check_finite
-    if not isinstance(trans, (int, str)) or trans not in _TRANS:
-        raise ValueError(f"Invalid 'trans' value {trans}")
+    try:
+        transpose_a, conjugate_a = _TRANS[trans]
+    except (KeyError, TypeError):
+        raise ValueError(f"Invalid 'trans' value {trans}") from None
     a, b = _inexact_many("solve_triangular", a, b)
     _square("solve_triangular", a)
-    return _solve_triangular(a, b, trans=trans, lower=bool(lower),
-                             unit_diagonal=bool(unit_diagonal))
+    return _solve_triangular(a, b, transpose_a=transpose_a, conjugate_a=conjugate_a,
+                             lower=bool(lower), unit_diagonal=bool(unit_diagonal))
 
 
 @functools.partial(jit, static_argnames=("lower",))
