@@ -192,7 +192,7 @@ def test_factorization_grads(x64):
     _fd_check(lambda m: xsl.qr(m, pivoting=True)[1], lambda m: sl.qr(m, pivoting=True)[1], a)
     _fd_check(lambda s: xsl.solve(s, b, assume_a="pos"),
               lambda s: sl.solve(s, b, assume_a="pos"), spd, sym=True)
-    _fd_check(lambda m: xsl.polar(m)[1], lambda m: sl.polar(m)[1], a)
+    _fd_check(lambda m: xsl.polar(m, method="svd")[1], lambda m: sl.polar(m)[1], a)
 
 
 def test_jit_and_vmap_of_solvers():
@@ -245,12 +245,14 @@ def test_polar_hessenberg():
         wu, wp = sl.polar(a, side=side)
         _close(u, wu, 1e-3)
         _close(p, wp, 1e-3)
+    z = (A + 1j * TRI).astype(np.complex64)
+    u, p = xsl.polar(z)  # QDWH, complex
+    _close(u, sl.polar(z)[0], 1e-3)
     u, p = xsl.polar(A[:3], method="svd")  # SVD: any shape and side
     _close(p, sl.polar(A[:3])[1], 1e-3)
     with pytest.raises(NotImplementedError, match="qdwh"):
         xsl.polar(A[:3])
     assert xtrace.eval_shape(xsl.polar, np.stack([A[:, :3]] * 2))[1].shape == (2, 3, 3)
-    z = (A + 1j * TRI).astype(np.complex64)
     for a in (A, z):
         h, q = xsl.hessenberg(a, calc_q=True)
         wh, wq = sl.hessenberg(a, calc_q=True)
@@ -260,6 +262,13 @@ def test_polar_hessenberg():
     _close(h[1], sl.hessenberg(2 * A), 1e-3)
     with pytest.raises(TypeError, match="int32"):
         xsl.hessenberg(np.eye(3, dtype=np.int32))
+
+
+def test_polar_qdwh_x64(x64):
+    a = RNG.standard_normal((5, 3))
+    u, p = xsl.polar(np.stack([a, 2 * a]))
+    np.testing.assert_allclose(np.asarray(u[1]), sl.polar(2 * a)[0], atol=1e-12)
+    np.testing.assert_allclose(np.asarray(p[0]), sl.polar(a)[1], atol=1e-12)
 
 
 def test_eigh_tridiagonal():

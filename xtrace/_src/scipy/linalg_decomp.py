@@ -437,29 +437,38 @@ def _polar_svd(a, *, side):
     return unitary, posdef
 
 
+@functools.partial(jit, static_argnames=("side", "eps", "max_iterations"))
+def _polar_qdwh(a, *, side, eps, max_iterations):
+    from xtrace._src.scipy.qdwh import qdwh_polar
+    fn = functools.partial(qdwh_polar, side=side, eps=eps, max_iterations=max_iterations)
+    p = "(n,n)" if side == "right" else "(m,m)"
+    return xnp.vectorize(fn, signature=f"(m,n)->(m,n),{p}")(a)
+
+
 def polar(a: ArrayLike, side: str = "right", *, method: str = "qdwh",
           eps: float | None = None, max_iterations: int | None = None) -> tuple[Array, Array]:
     """Polar decomposition ``(u, p)`` of a (batch of) matrices: ``a = u @ p`` (``side='right'``,
     ``p`` ``(..., n, n)``) or ``a = p @ u`` (``'left'``, ``p`` ``(..., m, m)``), ``u`` with
-    orthonormal columns (rows if n > m) and ``p`` positive semidefinite. Both methods compute
-    the factors from the SVD (``u = U Vh``); ``method='qdwh'`` keeps JAX's shape restrictions
-    (tall with 'right', wide with 'left'); ``eps`` and ``max_iterations`` are accepted and
-    ignored."""
-    del eps, max_iterations
+    orthonormal columns (rows if n > m) and ``p`` positive semidefinite. ``method='qdwh'``
+    (QR-based dynamically weighted Halley iteration, to relative tolerance ``eps`` in at most
+    ``max_iterations`` steps; tall matrices with 'right', wide with 'left', as in JAX; no
+    reverse-mode derivative) or ``'svd'`` (``u = U Vh``; any shape, differentiable)."""
     a, = _inexact_many("polar", a)
     if a.ndim < 2:
         raise ValueError("The input `a` must be at least a 2-D array.")
     if side not in ("right", "left"):
         raise ValueError("The argument `side` must be either 'right' or 'left'.")
     m, n = a.shape[-2:]
-    if method == "qdwh":
-        if not ((m >= n and side == "right") or (m < n and side == "left")):
-            raise NotImplementedError("method='qdwh' only supports mxn matrices where m < n "
-                                      "where side='right' and m >= n side='left', got "
-                                      f"{a.shape[-2:]} with side={side!r}")
-    elif method != "svd":
+    if method == "svd":
+        return _polar_svd(a, side=side)
+    if method != "qdwh":
         raise ValueError(f"Unknown polar decomposition method {method}.")
-    return _polar_svd(a, side=side)
+    if not ((m >= n and side == "right") or (m < n and side == "left")):
+        raise NotImplementedError("method='qdwh' only supports mxn matrices where m < n "
+                                  "where side='right' and m >= n side='left', got "
+                                  f"{a.shape[-2:]} with side={side!r}")
+    return _polar_qdwh(a, side=side, eps=None if eps is None else float(eps),
+                       max_iterations=None if max_iterations is None else int(max_iterations))
 
 
 def _gehrd_step(j, state):
