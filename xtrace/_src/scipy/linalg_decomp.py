@@ -21,13 +21,12 @@ import xtrace.numpy as xnp
 from xtrace._src import dtypes, lax
 from xtrace._src.api import vmap
 from xtrace._src.array import Array
-from xtrace._src.core import get_aval
 from xtrace._src.jit import jit
 from xtrace._src.nn.functions import _inexact_many
 from xtrace._src.numpy import linalg as _nla
 from xtrace._src.numpy import linalg_solve as _nls
 from xtrace._src.prims.decompositions import cholesky as _lax_cholesky
-from xtrace._src.prims.decompositions import triangular_solve, triu
+from xtrace._src.prims.decompositions import triangular_solve
 
 ArrayLike = Any
 
