@@ -1,12 +1,19 @@
-"""``xtrace.scipy.linalg``: the ``jax.scipy.linalg`` functions that need no decomposition."""
-from xtrace._src.scipy.linalg import block_diag, toeplitz  # noqa: F401
-from xtrace._src.scipy.linalg_schur import funm  # noqa: F401
-from xtrace._src.scipy.linalg_schur import rsf2csf  # noqa: F401
-from xtrace._src.scipy.linalg_schur import schur  # noqa: F401
-from xtrace._src.scipy.linalg_schur import sqrtm  # noqa: F401
+"""``xtrace.scipy.linalg``: ``jax.scipy.linalg``'s factorizations (Schur too), solvers,
+matrix functions and special matrices."""
+from xtrace._src.scipy.linalg import (block_diag, circulant, companion,  # noqa: F401
+                                      convolution_matrix, dft, fiedler, fiedler_companion,
+                                      hadamard, hankel, helmert, hilbert, invhilbert,
+                                      invpascal, leslie, pascal, toeplitz)
+from xtrace._src.scipy.linalg_decomp import (cho_factor, cho_solve, cholesky,  # noqa: F401
+                                             det, eigh, eigh_tridiagonal, hessenberg, inv,
+                                             lu, lu_factor, lu_solve, polar, qr, qr_multiply,
+                                             solve, solve_triangular, svd)
+from xtrace._src.scipy.linalg_expm import expm, expm_frechet  # noqa: F401
+from xtrace._src.scipy.linalg_schur import funm, rsf2csf, schur, sqrtm  # noqa: F401
 
-__all__ = ["block_diag", "toeplitz"]
-__all__ += ["funm"]
-__all__ += ["rsf2csf"]
-__all__ += ["schur"]
-__all__ += ["sqrtm"]
+__all__ = ["block_diag", "circulant", "companion", "convolution_matrix", "dft", "fiedler",
+           "fiedler_companion", "hadamard", "hankel", "helmert", "hilbert", "invhilbert",
+           "invpascal", "leslie", "pascal", "toeplitz", "cho_factor", "cho_solve", "cholesky",
+           "det", "eigh", "eigh_tridiagonal", "hessenberg", "inv", "lu", "lu_factor",
+           "lu_solve", "polar", "qr", "qr_multiply", "solve", "solve_triangular", "svd", "expm",
+           "expm_frechet", "funm", "rsf2csf", "schur", "sqrtm"]
