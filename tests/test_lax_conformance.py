@@ -2,13 +2,19 @@
 are NumPy's numbers, finite differences, or JAX's documented behaviour written out)."""
 import collections
 import dataclasses
+import json
+import os
 
+import ml_dtypes
 import numpy as np
 import pytest
 
 import xtrace
 import xtrace.lax as lax
+import xtrace.random as xr
 import xtrace.tree_util as tu
+
+_ANSWERS = os.path.join(os.path.dirname(__file__), "data", "lax-conformance-answers.json")
 
 
 # ---- lax.conj / lax.complex ----
@@ -149,3 +155,18 @@ def test_register_dataclass_checks_fields():
     tu.register_dataclass(G, data_fields=["x"], meta_fields=[], drop_fields=["y"])
     assert tu.tree_leaves(G(1, 2)) == [1]
     assert tu.tree_map(lambda v: v + 1, G(1, 2)) == G(2, 5)  # dropped fields take defaults
+
+
+# ---- random: bit-exact 16-bit samplers (JAX's outputs, benchmarks/record_lax_conformance.py) --
+with open(_ANSWERS) as _fh:
+    _RANDOM_CASES = json.load(_fh)["cases"]
+
+
+@pytest.mark.parametrize("name", sorted(_RANDOM_CASES))
+def test_random_16bit_bit_exact(name):
+    case = _RANDOM_CASES[name]
+    out = np.asarray(eval(case["expr"], {"r": xr, "np": np, "ml_dtypes": ml_dtypes,
+                                         "K": xr.PRNGKey(0)}))
+    assert out.dtype.name == case["dtype"] and list(out.shape) == case["shape"]
+    bits = np.ascontiguousarray(out).view(f"uint{8 * out.dtype.itemsize}").ravel()
+    np.testing.assert_array_equal(bits, np.array(case["bits"], bits.dtype))
