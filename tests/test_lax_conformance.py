@@ -170,3 +170,30 @@ def test_random_16bit_bit_exact(name):
     assert out.dtype.name == case["dtype"] and list(out.shape) == case["shape"]
     bits = np.ascontiguousarray(out).view(f"uint{8 * out.dtype.itemsize}").ravel()
     np.testing.assert_array_equal(bits, np.array(case["bits"], bits.dtype))
+
+
+# ---- nn.initializers ----
+def test_delta_orthogonal():
+    from xtrace.nn import initializers as init
+    w = np.array(init.delta_orthogonal(scale=2.0)(xr.PRNGKey(3), (3, 3, 2, 5)))
+    assert w.shape == (3, 3, 2, 5) and w.dtype == np.float32
+    centre = w[1, 1]
+    np.testing.assert_allclose(centre @ centre.T, 4.0 * np.eye(2), atol=1e-5)  # scale**2 * I
+    w[1, 1] = 0
+    assert not w.any()  # zero away from the spatial centre
+    w3 = np.asarray(init.delta_orthogonal()(xr.PRNGKey(0), (4, 3, 3)))
+    np.testing.assert_allclose(w3[1] @ w3[1].T, np.eye(3), atol=1e-5)  # centre (4 - 1) // 2
+    with pytest.raises(ValueError, match="3D, 4D or 5D"):
+        init.delta_orthogonal()(xr.PRNGKey(0), (3, 3))
+    with pytest.raises(ValueError, match="fan_in"):
+        init.delta_orthogonal()(xr.PRNGKey(0), (3, 3, 5, 2))
+
+
+def test_orthogonal_complex_and_dtype_errors():
+    from xtrace.nn import initializers as init
+    q = np.asarray(init.orthogonal()(xr.PRNGKey(1), (4, 3), np.complex64))
+    assert q.dtype == np.complex64
+    np.testing.assert_allclose(q.conj().T @ q, np.eye(3), atol=1e-5)  # orthonormal columns
+    for builder in (init.uniform(), init.normal(), init.truncated_normal()):
+        with pytest.raises(ValueError, match="int32"):
+            builder(xr.PRNGKey(0), (2,), np.int32)
