@@ -197,3 +197,27 @@ def test_orthogonal_complex_and_dtype_errors():
     for builder in (init.uniform(), init.normal(), init.truncated_normal()):
         with pytest.raises(ValueError, match="int32"):
             builder(xr.PRNGKey(0), (2,), np.int32)
+
+
+# ---- dot_general with operands of different dtypes ----
+@pytest.mark.parametrize("a, b, out", [(np.int8, np.float32, np.float32),
+                                       (np.float16, np.float32, np.float32),
+                                       (np.uint32, np.int32, np.int32),
+                                       (np.float16, ml_dtypes.bfloat16, ml_dtypes.bfloat16),
+                                       (np.float32, np.complex64, np.complex64)])
+def test_dot_general_mixed_dtypes(a, b, out):
+    x = (np.arange(6).reshape(2, 3) % 3).astype(a)
+    y = (np.arange(12).reshape(3, 4) % 4).astype(b)
+    r = lax.dot_general(x, y, (((1,), (0,)), ((), ())))
+    assert r.dtype == np.dtype(out)
+    np.testing.assert_array_equal(np.asarray(r).astype(np.complex128),
+                                  x.astype(np.complex128) @ y.astype(np.complex128))
+
+
+def test_dot_general_mixed_dtypes_grad():
+    x = np.ones((2, 3), np.float16)
+    y = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    gx, gy = xtrace.grad(lambda u, v: lax.dot(u, v).sum(), (0, 1))(x, y)
+    assert gx.dtype == np.float16 and gy.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(gx), np.tile(y.sum(1), (2, 1)).astype(np.float16))
+    np.testing.assert_array_equal(np.asarray(gy), np.full((3, 4), 2.0, np.float32))
