@@ -221,3 +221,15 @@ def test_dot_general_mixed_dtypes_grad():
     assert gx.dtype == np.float16 and gy.dtype == np.float32
     np.testing.assert_array_equal(np.asarray(gx), np.tile(y.sum(1), (2, 1)).astype(np.float16))
     np.testing.assert_array_equal(np.asarray(gy), np.full((3, 4), 2.0, np.float32))
+
+
+# ---- nn.log1mexp's derivative: JAX's g / expm1(x) rule ----
+def test_log1mexp_grad_at_edges():
+    import xtrace.nn as nn
+    g = xtrace.grad(nn.log1mexp)
+    assert float(g(np.float32(0.0))) == np.inf and float(g(np.float32(-0.0))) == -np.inf
+    for v in (1e-3, 0.5, 3.0):  # d/dx log(1 - exp(-x)) = 1 / expm1(x), in float64
+        np.testing.assert_allclose(float(g(np.float32(v))), 1 / np.expm1(v), rtol=1e-5)
+    x = np.float32([0.1, 2.0])
+    np.testing.assert_allclose(np.asarray(nn.log1mexp(x)), np.log(-np.expm1(-x.astype(np.float64))),
+                               rtol=1e-6)
