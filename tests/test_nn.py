@@ -558,7 +558,7 @@ def test_initializer_shapes_and_dtypes(random):
     h = init.glorot_normal()(key, SMALL, np.float16)
     assert h.dtype == np.float16
     np.testing.assert_array_equal(init.glorot_normal(dtype=np.float16)(key, SMALL), h)
-    with pytest.raises(TypeError, match="float"):
+    with pytest.raises(ValueError, match="float"):
         init.normal()(key, SMALL, np.int32)
     with pytest.raises(ValueError, match="mode"):
         init.variance_scaling(1.0, "fan_middle", "normal")

@@ -411,9 +411,9 @@ _G_C.add("abs", each(lax.abs), [_Z64, rand((), C64, 3), rand((4,), C128, 4)],
 _G_C.add("conj", each(lax.conj), [rand((), C64, 1), rand((5,), C128)], on_each(np.conj), C64,
          C128)
 add("conj", main(lax.conj, [_Z64], np.conj, C64, **EXACT))
-# on real operands conj is the identity and keeps the dtype
-_G_INT.add("conj", each(lax.conj), [rand((2, 3), F32), ints(I32, (5,)), np.zeros((0, 2), C64)],
-           on_each(np.conj), F32, I32, C64)
+# as in JAX, a float32 operand gives complex64 (imaginary part 0); integers are rejected
+_G_INT.add("conj", each(lax.conj), [rand((2, 3), F32), np.zeros((0, 2), C64)],
+           on_each(lambda x: np.conj(x).astype(C64)), C64, C64)
 
 
 # ---- not, population_count, clz: exact ----

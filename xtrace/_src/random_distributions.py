@@ -145,8 +145,14 @@ def lognormal(key: Any, sigma: Any = np.float32(1.), shape: Sequence[int] | None
 
 
 def _norm_last(x):
-    nd = get_aval(x).ndim
-    return lax.sqrt(lax.reduce_sum(lax.mul(x, x), (nd - 1,)))
+    """The 2-norm over the last axis, as ``jnp.linalg.norm``: 16-bit floats square in their
+    dtype and sum in float32 (JAX's upcast), so the rounding matches bit for bit."""
+    aval = get_aval(x)
+    sq = lax.mul(x, x)
+    if aval.dtype.itemsize < 4:
+        total = lax.reduce_sum(lax.convert_element_type(sq, np.float32), (aval.ndim - 1,))
+        return lax.sqrt(lax.convert_element_type(total, aval.dtype))
+    return lax.sqrt(lax.reduce_sum(sq, (aval.ndim - 1,)))
 
 
 def _maxwell_impl(key, shape, dtype):

@@ -62,7 +62,16 @@ def _pp(td: PyTreeDef) -> str:
         return f"[{kids}]"
     if td.node_type is dict:
         return "{" + ", ".join(f"{k!r}: {_pp(c)}" for k, c in zip(td.aux, td.children)) + "}"
-    return f"{getattr(td.node_type, '__name__', td.node_type)}[{td.aux!r}]({kids})"
+    name = getattr(td.node_type, "__name__", td.node_type)
+    if _is_namedtuple_type(td.node_type):  # JAX: CustomNode(namedtuple[NT], [*, *])
+        name, aux = "namedtuple", name
+    else:
+        aux = td.aux
+    return f"CustomNode({name}[{aux}], [{kids}])"
+
+
+def _is_namedtuple_type(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, tuple) and hasattr(t, "_fields")
 
 
 _NoneType = type(None)
@@ -171,20 +180,30 @@ def register_pytree_node_class(cls: type) -> type:
 
 
 def register_dataclass(cls: type, data_fields: list[str] | None = None,
-                       meta_fields: list[str] | None = None) -> type:
+                       meta_fields: list[str] | None = None,
+                       drop_fields: Iterable[str] = ()) -> type:
     """Register a dataclass: ``data_fields`` are children (key paths ``.name``), ``meta_fields``
     go into the treedef. Without both, fields marked ``xtrace.tree.static()`` (metadata
-    ``static=True``) are meta fields and the other ``init`` fields are data."""
+    ``static=True``) are meta fields and the other ``init`` fields are data. ``drop_fields``
+    names ``init`` fields left out of both (they take their defaults on unflattening)."""
     if data_fields is None and meta_fields is None:
         if not dataclasses.is_dataclass(cls):
             raise TypeError("register_dataclass: data_fields and meta_fields are required when "
                             f"{cls.__name__} is not a dataclass")
-        fields = [f for f in dataclasses.fields(cls) if f.init]
+        fields = [f for f in dataclasses.fields(cls) if f.init and f.name not in drop_fields]
         meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
         data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
     elif data_fields is None or meta_fields is None:
         raise TypeError("register_dataclass: pass both data_fields and meta_fields, or neither")
     data_fields, meta_fields = list(data_fields), list(meta_fields)
+    if dataclasses.is_dataclass(cls):  # JAX: every init field must be named, and only those
+        init = {f.name for f in dataclasses.fields(cls) if f.init}
+        named = set(data_fields) | set(meta_fields)
+        init -= set(drop_fields)
+        if named != init:
+            raise ValueError(f"register_dataclass({cls.__name__}): data_fields and meta_fields "
+                             "must include all dataclass fields with init=True and only them; "
+                             f"missing {sorted(init - named)}, extra {sorted(named - init)}")
 
     def flat(x):
         return [getattr(x, n) for n in data_fields], tuple(getattr(x, n) for n in meta_fields)
@@ -210,8 +229,16 @@ register_pytree_node(_NoneType, lambda x: ((), None), lambda _, c: None,
                      lambda x: ((), None))
 
 
+def _sorted_keys(d) -> list:
+    try:
+        return sorted(d)
+    except TypeError as e:  # JAX raises ValueError for keys without an order (1 and "a")
+        raise ValueError("Comparator raised exception while sorting pytree dictionary keys: "
+                         f"{list(d)!r} ({e})") from None
+
+
 def _dict_flat(d):
-    keys = sorted(d)
+    keys = _sorted_keys(d)
     return [d[k] for k in keys], tuple(keys)
 
 
@@ -220,17 +247,18 @@ def _dict_keys(keys, children):
 
 
 register_pytree_node(dict, _dict_flat, lambda keys, c: dict(zip(keys, c)),
-                     lambda d: (_dict_keys(sorted(d), [d[k] for k in sorted(d)]),
-                                tuple(sorted(d))))
+                     lambda d: (_dict_keys(_sorted_keys(d),
+                                           [d[k] for k in _sorted_keys(d)]),
+                                tuple(_sorted_keys(d))))
 register_pytree_node(collections.OrderedDict, lambda d: (list(d.values()), tuple(d)),
                      lambda keys, c: collections.OrderedDict(zip(keys, c)),
                      lambda d: (_dict_keys(d, d.values()), tuple(d)))
 register_pytree_node(
     collections.defaultdict,
-    lambda d: ([d[k] for k in sorted(d)], (d.default_factory, tuple(sorted(d)))),
+    lambda d: ([d[k] for k in _sorted_keys(d)], (d.default_factory, tuple(_sorted_keys(d)))),
     lambda aux, c: collections.defaultdict(aux[0], zip(aux[1], c)),
-    lambda d: (_dict_keys(sorted(d), [d[k] for k in sorted(d)]),
-               (d.default_factory, tuple(sorted(d)))))
+    lambda d: (_dict_keys(_sorted_keys(d), [d[k] for k in _sorted_keys(d)]),
+               (d.default_factory, tuple(_sorted_keys(d)))))
 
 
 def _lookup(x: Any):

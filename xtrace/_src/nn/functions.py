@@ -18,6 +18,7 @@ import xtrace.numpy as xnp
 from xtrace._src import core, dtypes, lax
 from xtrace._src.array import Array
 from xtrace._src.core import Tracer, get_aval
+from xtrace._src.custom_derivatives import custom_jvp
 from xtrace._src.jit import jit
 
 Axis = Any
@@ -356,12 +357,25 @@ def sparse_sigmoid(x) -> Array:
     return 0.5 * xnp.clip(x + 1.0, 0.0, 2.0)
 
 
+@custom_jvp
+def _log1mexp(x):
+    c = float(np.log(2.0))
+    return xnp.where(x < c, xnp.log(-xnp.expm1(-x)), xnp.log1p(-xnp.exp(-x)))
+
+
+@_log1mexp.defjvp
+def _log1mexp_jvp(primals, tangents):
+    # JAX's rule, g / expm1(x): finite away from 0 and +-inf at +-0, where the two branches
+    # of the where would give 0 * inf = NaN
+    x, = primals
+    t, = tangents
+    return _log1mexp(x), t / xnp.expm1(x)
+
+
 @_compiled()
 def log1mexp(x) -> Array:
     """``log(1 - exp(-x))`` for ``x >= 0``, accurate on the whole range."""
-    x = _inexact("log1mexp", x)
-    c = float(np.log(2.0))
-    return xnp.where(x < c, xnp.log(-xnp.expm1(-x)), xnp.log1p(-xnp.exp(-x)))
+    return _log1mexp(_inexact("log1mexp", x))
 
 
 @_compiled('axis')

@@ -60,9 +60,9 @@ def _dtype(dtype, name: str) -> np.dtype:
 
 def _inexact_dtype(dtype, name: str) -> np.dtype:
     dt = _dtype(dtype, name)
-    if not dtypes.is_inexact(dt):
-        raise TypeError(f"xtrace.nn.initializers.{name}: dtype must be a float or complex "
-                        f"dtype, got {dt}")
+    if not dtypes.is_inexact(dt):  # a ValueError, as jax.nn.initializers
+        raise ValueError(f"xtrace.nn.initializers.{name}: dtype must be a float or complex "
+                         f"dtype, got {dt}")
     return dt
 
 
@@ -340,14 +340,11 @@ def orthogonal(scale: Any = 1.0, column_axis: int = -1,
                dtype: DTypeLike | None = None) -> Initializer:
     """Builds an initializer of (scaled) orthogonal matrices: the weight, reshaped to
     ``(prod(other axes), shape[column_axis])``, has orthonormal columns or rows, whichever are
-    fewer. Real dtypes only."""
+    fewer (unitary for complex dtypes)."""
     def init(key, shape, dtype=dtype, out_sharding=None):
         _no_sharding(out_sharding, "orthogonal")
         shape = _shape(shape, "orthogonal")
         dt = _inexact_dtype(dtype, "orthogonal")
-        if not dtypes.is_float(dt):
-            raise NotImplementedError("xtrace.nn.initializers.orthogonal: complex dtypes are "
-                                      "not supported")
         if len(shape) < 2:
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         if any(d == 0 for d in shape):
@@ -366,8 +363,31 @@ def orthogonal(scale: Any = 1.0, column_axis: int = -1,
     return init
 
 
+def delta_orthogonal(scale: Any = 1.0, column_axis: int = -1,
+                     dtype: DTypeLike | None = None) -> Initializer:
+    """Builds an initializer of delta-orthogonal convolution kernels (3D/4D/5D shapes
+    ``spatial... + (fan_in, fan_out)``, ``fan_in <= fan_out``): zeros except the spatial centre,
+    which holds ``orthogonal(scale, column_axis)`` of shape ``(fan_in, fan_out)``, drawn with
+    the same key (as ``jax.nn.initializers.delta_orthogonal``)."""
+    def init(key, shape, dtype=dtype, out_sharding=None):
+        _no_sharding(out_sharding, "delta_orthogonal")
+        shape = _shape(shape, "delta_orthogonal")
+        dt = _inexact_dtype(dtype, "delta_orthogonal")
+        if len(shape) not in (3, 4, 5):
+            raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape, got "
+                             f"{shape}")
+        if shape[-1] < shape[-2]:
+            raise ValueError(f"delta_orthogonal: fan_in {shape[-2]} must be less than or equal "
+                             f"to fan_out {shape[-1]}")
+        ortho = orthogonal(scale, column_axis, dt)(key, shape[-2:])
+        centre = tuple((k - 1) // 2 for k in shape[:-2])
+        return xnp.zeros(shape, dt).at[centre].set(ortho)
+    return init
+
+
 __all__ = [
-    "Initializer", "constant", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
+    "Initializer", "constant", "delta_orthogonal", "glorot_normal", "glorot_uniform",
+    "he_normal", "he_uniform",
     "kaiming_normal", "kaiming_uniform", "lecun_normal", "lecun_uniform", "normal", "ones",
     "orthogonal", "truncated_normal", "uniform", "variance_scaling", "xavier_normal",
     "xavier_uniform", "zeros",

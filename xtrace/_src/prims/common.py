@@ -91,6 +91,7 @@ def lax_args(*args: Any) -> list[Any]:
             if target.weak_type and dtypes.python_scalar_dtype(a) == target.dtype:
                 out.append(a)
             else:
+                _check_scalar_fits(a, target.dtype)
                 out.append(np.asarray(a, dtype=target.dtype)[()])
         elif isinstance(a, (np.ndarray, np.generic, list, tuple)) and not isinstance(a, Tracer):
             arr = np.asarray(a)
@@ -98,6 +99,17 @@ def lax_args(*args: Any) -> list[Any]:
         else:
             out.append(a)
     return out
+
+
+def _check_scalar_fits(x: Any, dtype: np.dtype) -> None:
+    """A Python float cannot become an integer/bool operand, nor a complex a real one: that
+    would silently drop its fraction or imaginary part (JAX's lax raises a TypeError)."""
+    k = kind(dtype)
+    if (type(x) is float and k in ("int", "uint", "bool")) or (type(x) is complex
+                                                               and k != "complex"):
+        raise TypeError(f"lax operations require operands of one dtype: got a Python "
+                        f"{type(x).__name__} ({x!r}) with a {dtype.name} operand (convert it "
+                        "with lax.convert_element_type, or use xtrace.numpy, which promotes)")
 
 
 def tensor_dims(shape) -> tuple[int, ...]:

@@ -1,6 +1,7 @@
 """Elementwise primitives: arithmetic, math functions, comparisons, logic, select, clamp, casts."""
 from __future__ import annotations
 
+import builtins
 import enum
 import functools
 import math
@@ -65,7 +66,40 @@ sub_p, sub = elementwise("sub", "stablehlo.subtract", NUM, 2)
 mul_p, mul = elementwise("mul", "stablehlo.multiply", ANY, 2)
 div_p, div = elementwise("div", "stablehlo.divide", NUM, 2)
 rem_p, rem = elementwise("rem", "stablehlo.remainder", ("int", "uint", "float"), 2)
-pow_p, pow = elementwise("pow", "stablehlo.power", INEXACT, 2)
+pow_p, _pow_same_dtype = elementwise("pow", "stablehlo.power", INEXACT, 2)
+
+
+def _pow_abstract(x, y):
+    """As ``jax.lax.pow``: an inexact base, and an exponent of the same dtype or of any
+    integer dtype (the result has the base's dtype)."""
+    if kind(y.dtype) not in ("int", "uint"):
+        return _ew_abstract("pow", INEXACT, None, x, y)
+    if x.shape != y.shape:
+        raise TypeError(f"pow got incompatible shapes for broadcasting: {x.shape}, {y.shape}")
+    check_kind("pow", x, INEXACT)
+    return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
+
+
+def _pow_lower(ctx, x, y):
+    ax, ay = ctx.avals_in
+    if ay.dtype != ax.dtype:  # an integer exponent: XLA's power wants one element type
+        y = ctx.op1("stablehlo.convert", [y], ShapedArray(ay.shape, ax.dtype))
+    return ctx.op1("stablehlo.power", [x, y], operand_avals=[ax, ax])
+
+
+pow_p.abstract_eval, pow_p.lower = _pow_abstract, _pow_lower
+
+
+def pow(x, y):
+    """Elementwise ``x ** y`` (``jax.lax.pow``): ``x`` inexact, ``y`` of ``x``'s dtype or an
+    integer dtype. A Python float base meeting an integer exponent is a weak float."""
+    if type(x) in (float, builtins.complex) and not dtypes.is_python_scalar(y) and kind(
+            get_aval(y).dtype) in ("int", "uint"):
+        return pow_p.bind(*broadcast_rank0([x, *lax_args(y)]))
+    return pow_p.bind(*broadcast_rank0(lax_args(x, y)))
+
+
+pow.primitive = pow_p
 max_p, max = elementwise("max", "stablehlo.maximum", ANY, 2)
 min_p, min = elementwise("min", "stablehlo.minimum", ANY, 2)
 neg_p, neg = elementwise("neg", "stablehlo.negate", NUM, 1)
@@ -324,7 +358,7 @@ complex_p = define("complex", _complex_abstract,
 
 
 def complex(x, y):
-    return complex_p.bind(*lax_args(x, y))
+    return complex_p.bind(*broadcast_rank0(lax_args(x, y)))
 
 
 def _conj_lower(ctx, x):
@@ -338,7 +372,24 @@ def _conj_lower(ctx, x):
     return ctx.op1("stablehlo.complex", [re, nim], operand_avals=[part, part])
 
 
-conj_p, conj = elementwise("conj", None, NUM, 1, lower=_conj_lower)
+conj_p, _conj_same_dtype = elementwise("conj", None, NUM, 1, lower=_conj_lower)
+
+
+def conj(x):
+    """Complex conjugate. As ``jax.lax.conj``, a float32/float64 operand gives its complex
+    dtype (imaginary part 0); other real dtypes are a ``TypeError``."""
+    x, = lax_args(x)
+    aval = get_aval(x)
+    if aval.dtype in (dtypes.float32, dtypes.float64):
+        cdt = dtypes.complex64 if aval.dtype == dtypes.float32 else dtypes.complex128
+        return convert_element_type(x, cdt, weak_type=aval.weak_type)
+    if kind(aval.dtype) != "complex":
+        raise TypeError(f"conj does not accept dtype {aval.dtype.name}; it accepts float32, "
+                        "float64 and complex dtypes")
+    return conj_p.bind(x)
+
+
+conj.primitive = conj_p
 
 
 # ---- comparisons ----
@@ -598,6 +649,8 @@ defjvp(rem_p, lambda g, x, y: g,
 
 
 def _pow_dx(g, ans, x, y):
+    if get_aval(y).dtype != get_aval(x).dtype:  # an integer exponent
+        y = convert_element_type(y, get_aval(x).dtype)
     return mul(g, mul(y, pow(x, sub(y, _c(y, 1)))))
 
 
@@ -724,7 +777,7 @@ ad.deflinear(real_p, _complex_parts_transpose("real"))
 ad.deflinear(imag_p, _complex_parts_transpose("imag"))
 ad.deflinear(complex_p, lambda ct, x, y: [real(ct) if is_undefined(x) else None,
                                           neg(imag(ct)) if is_undefined(y) else None])
-ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
+ad.deflinear(conj_p, lambda ct, x: [_conj_same_dtype(ct)])
 
 
 def _select_n_jvp(primals, tangents):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Sequence, Union
 
+import ml_dtypes
+
 from xtrace._src import dtypes
 from xtrace._src.core import ShapedArray, get_aval
 from xtrace._src.lowering import i64_array
@@ -136,10 +138,36 @@ def _dot_lower(ctx, lhs, rhs, *, dimension_numbers, precision, preferred_element
 dot_general_p = define("dot_general", _dot_abstract, _dot_lower)
 
 
+def _dot_type_rank(dt) -> tuple:
+    """XLA's "higher precision type" order (JAX's dot_general dtype rule): complex first, then
+    exponent range, mantissa bits, bit width, signedness."""
+    fl = ml_dtypes.finfo(dt) if dtypes.is_inexact(dt) else None  # complex: its real part's
+    bits = 1 if dt == dtypes.bool_ else 8 * dt.itemsize // (2 if dtypes.is_complex(dt) else 1)
+    return (dtypes.is_complex(dt), fl.maxexp if fl else -1, fl.nmant if fl else -1, bits,
+            not dtypes.is_unsigned(dt))
+
+
+def _dot_operands(lhs, rhs):
+    """Operands of different dtypes meet at the more precise one, as in JAX (``int8 @ float32``
+    is a float32 product); two dtypes of equal rank are a TypeError."""
+    ld, rd = get_aval(lhs).dtype, get_aval(rhs).dtype
+    if ld == rd:
+        return lhs, rhs
+    lr, rr = _dot_type_rank(ld), _dot_type_rank(rd)
+    if lr == rr:
+        raise TypeError(f"dot_general requires operands of the same dtype, got {ld.name} and "
+                        f"{rd.name}")
+    from xtrace._src.prims.elementwise import convert_element_type
+    if lr > rr:
+        return lhs, convert_element_type(rhs, ld)
+    return convert_element_type(lhs, rd), rhs
+
+
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     """General tensor contraction: ``dimension_numbers = ((lhs_contract, rhs_contract),
-    (lhs_batch, rhs_batch))``; output dims are batch, lhs free, rhs free."""
-    lhs, rhs = lax_args(lhs, rhs)
+    (lhs_batch, rhs_batch))``; output dims are batch, lhs free, rhs free. Operands of
+    different dtypes are computed in the more precise one (JAX's rule)."""
+    lhs, rhs = _dot_operands(*lax_args(lhs, rhs))
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(int(d) for d in lc), tuple(int(d) for d in rc)),
           (tuple(int(d) for d in lb), tuple(int(d) for d in rb)))

@@ -315,14 +315,31 @@ def slice(x, start_indices: Sequence[int], limit_indices: Sequence[int],
                         strides=None if strides is None else _ints(strides, "strides"))
 
 
-def slice_in_dim(x, start_index: int, limit_index: int, stride: int = 1, axis: int = 0):
+def slice_in_dim(x, start_index: int | None, limit_index: int | None, stride: int = 1,
+                 axis: int = 0):
+    """``x[..., start:limit:stride, ...]`` along ``axis``; as in JAX, ``None`` means the
+    start/end of the axis and a negative index counts once from the end."""
     shape = get_aval(x).shape
+    axis = int(axis) % len(shape) if shape else int(axis)
+    size = shape[axis]
+    start = 0 if start_index is None else int(start_index)
+    limit = size if limit_index is None else int(limit_index)
     starts, limits, strides = [0] * len(shape), list(shape), [1] * len(shape)
-    starts[axis], limits[axis], strides[axis] = start_index, limit_index, stride
+    starts[axis] = start + size if start < 0 else start
+    limits[axis] = limit + size if limit < 0 else limit
+    strides[axis] = stride
     return slice(x, starts, limits, strides)
 
 
 def index_in_dim(x, index: int, axis: int = 0, keepdims: bool = True):
+    """The ``index``-th entry along ``axis`` (a negative index counts from the end; out of
+    range is an ``IndexError``, as in JAX)."""
+    shape = get_aval(x).shape
+    axis = int(axis) % len(shape) if shape else int(axis)
+    index, size = int(index), shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"index {index} is out of bounds for axis {axis} with size {size}")
+    index = index + size if index < 0 else index
     out = slice_in_dim(x, index, index + 1, 1, axis)
     return out if keepdims else squeeze(out, (axis,))
 
@@ -390,14 +407,31 @@ def _wrap_negative(idx, shape):
     return out
 
 
+def _negative_indices(idx, shape, allow):
+    """Apply ``allow_negative_indices`` (one bool, or one per dimension, as in JAX): wrap
+    negative starts once where allowed; elsewhere a static negative start is a ValueError."""
+    allow = [allow] * len(idx) if isinstance(allow, (bool, np.bool_)) else list(allow)
+    if len(allow) != len(idx):
+        raise ValueError(f"allow_negative_indices has {len(allow)} entries for {len(idx)} "
+                         "start indices")
+    out = []
+    for i, d, a in zip(idx, shape, allow):
+        if a:
+            i, = _wrap_negative([i], [d])
+        elif isinstance(i, (np.integer, int)) and i < 0:
+            raise ValueError(f"Index {int(i)} is out of bounds for dimension {d} if "
+                             "allow_negative_indices=False")
+        out.append(i)
+    return out
+
+
 def dynamic_slice(x, start_indices: Sequence, slice_sizes: Sequence[int], *,
-                  allow_negative_indices: bool = True):
+                  allow_negative_indices: bool | Sequence[bool] = True):
     """Slice of ``slice_sizes`` at ``start_indices`` (negative ones count from the end once
     unless ``allow_negative_indices`` is False; then clamped so the slice fits, as in JAX)."""
     x, = lax_args(x)
-    idx = _index_args(start_indices)
-    if allow_negative_indices:
-        idx = _wrap_negative(idx, get_aval(x).shape)
+    idx = _negative_indices(_index_args(start_indices), get_aval(x).shape,
+                            allow_negative_indices)
     return dynamic_slice_p.bind(x, *idx, slice_sizes=_ints(slice_sizes, "slice_sizes"))
 
 
@@ -416,14 +450,13 @@ dynamic_update_slice_p = define(
 
 
 def dynamic_update_slice(x, update, start_indices: Sequence, *,
-                         allow_negative_indices: bool = True):
+                         allow_negative_indices: bool | Sequence[bool] = True):
     """``x`` with ``update`` written at ``start_indices`` (negative ones count from the end
     once unless ``allow_negative_indices`` is False; then clamped so the update fits, as in
     JAX)."""
     x, update = lax_args(x, update)
-    idx = _index_args(start_indices)
-    if allow_negative_indices:
-        idx = _wrap_negative(idx, get_aval(x).shape)
+    idx = _negative_indices(_index_args(start_indices), get_aval(x).shape,
+                            allow_negative_indices)
     return dynamic_update_slice_p.bind(x, update, *idx)
 
 
