@@ -557,6 +557,11 @@ def test_custom_linear_solve_grads_through_the_system():
                                          has_aux=True)
         np.testing.assert_allclose(x, np.linalg.solve(a0, b0), rtol=1e-9)
         assert float(aux) == 1.5
+    # symmetric without transpose_solve: solve is its own transpose (as in JAX)
+    sym = lambda b: lax.custom_linear_solve(lambda x: 2.0 * x, b, lambda mv, v: v / 2.0,
+                                            symmetric=True)
+    np.testing.assert_allclose(xtrace.grad(lambda b: (sym(b) * b).sum())(np.ones(2, np.float32)),
+                               [1.0, 1.0])
     no_t = lambda b: lax.custom_linear_solve(lambda x: 2.0 * x, b, lambda mv, v: v / 2.0)
     with pytest.raises(TypeError, match="transpose_solve required"):
         xtrace.grad(lambda b: no_t(b).sum())(np.ones(2, np.float32))

@@ -225,9 +225,12 @@ def custom_linear_solve(matvec: Callable, b: Any,
     """``solve(matvec, b)``: the solution ``x`` of the linear system ``matvec(x) = b``, with
     derivatives defined through the system instead of through ``solve``: forward mode solves
     again for the tangents, reverse mode uses ``transpose_solve(vecmat, ct)`` (``vecmat`` is
-    the transpose of ``matvec``; with ``symmetric``, ``matvec`` itself). With ``has_aux``,
+    the transpose of ``matvec``; with ``symmetric``, ``matvec`` itself, and ``transpose_solve``
+    defaults to ``solve``). With ``has_aux``,
     ``solve`` returns ``(x, aux)``."""
     from xtrace._src import api
+    if transpose_solve is None and symmetric:  # as JAX: solve is its own transpose
+        transpose_solve = solve
     b_flat, tree = tree_flatten(b)
     avals = [get_aval(x).strip_weak() for x in b_flat]
     mv_jaxpr, mv_consts, _ = _trace(matvec, tree, avals, "custom_linear_solve matvec")
