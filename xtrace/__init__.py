@@ -23,7 +23,8 @@ from xtrace._src.custom_derivatives import (checkpoint, checkpoint_policies, cus
 from xtrace._src.jit import (block_until_ready, clear_caches, default_device, device_put,
                              ensure_compile_time_eval, jit, make_jaxpr)
 from xtrace._src.pmap import device_put_replicated, device_put_sharded, pmap
-from xtrace import distributed, lax, nn, numpy, random, scipy, tree, tree_util, version  # noqa: F401
+from xtrace import (distributed, image, lax, nn, numpy, random, scipy, tree,  # noqa: F401
+                    tree_util, version)
 
 from xtrace.version import __version__
 
@@ -36,5 +37,5 @@ __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad"
            "device_get", "disable_jit", "clear_caches", "linear_transpose", "custom_gradient",
            "named_call", "named_scope", "ensure_compile_time_eval", "float0", "typeof",
            "checkpoint_policies", "host_count", "host_id", "host_ids", "process_indices",
-           "live_arrays", "Device", "version", "default_device", "print_environment_info", "distributed", "lax", "nn", "numpy", "random", "scipy", "tree",
+           "live_arrays", "Device", "version", "default_device", "print_environment_info", "distributed", "image", "lax", "nn", "numpy", "random", "scipy", "tree",
            "tree_util"]
