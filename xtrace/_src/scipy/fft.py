@@ -10,6 +10,7 @@ import numpy as np
 import xtrace.numpy as xnp
 from xtrace._src import dtypes
 from xtrace._src.array import Array
+from xtrace._src.numpy.shapes import _eager_jit_auto
 from xtrace._src.scipy.special import promote_dtypes_inexact as _promote
 
 
@@ -56,6 +57,7 @@ def _w4(n: int, k):
     return xnp.exp(-0.5j * np.pi * k / n)
 
 
+@_eager_jit_auto
 def dct(x, type: int = 2, n: int | None = None, axis: int = -1,
         norm: str | None = None) -> Array:
     """Type-2 DCT along ``axis`` (``scipy.fft.dct``); ``norm`` is None/'backward' or 'ortho';
@@ -76,6 +78,7 @@ def dct(x, type: int = 2, n: int | None = None, axis: int = -1,
     return out
 
 
+@_eager_jit_auto
 def idct(x, type: int = 2, n: int | None = None, axis: int = -1,
          norm: str | None = None) -> Array:
     """Inverse of the type-2 DCT along ``axis`` (``scipy.fft.idct`` of type 2)."""
@@ -119,6 +122,7 @@ def _nd_axes(x, s, axes):
     return axes, ns
 
 
+@_eager_jit_auto
 def dctn(x, type: int = 2, s: Sequence[int] | None = None,
          axes: Sequence[int] | None = None, norm: str | None = None) -> Array:
     """Multidimensional type-2 DCT over ``axes`` (default: all, or the last ``len(s)``)."""
@@ -129,6 +133,7 @@ def dctn(x, type: int = 2, s: Sequence[int] | None = None,
     return x
 
 
+@_eager_jit_auto
 def idctn(x, type: int = 2, s: Sequence[int] | None = None,
           axes: Sequence[int] | None = None, norm: str | None = None) -> Array:
     """Multidimensional inverse type-2 DCT over ``axes``."""

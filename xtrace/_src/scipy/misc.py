@@ -12,6 +12,7 @@ import numpy as np
 import xtrace.numpy as xnp
 from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
+from xtrace._src.numpy.shapes import _eager_jit_auto
 from xtrace._src.scipy.special import promote_dtypes_inexact as _promote
 from xtrace._src.tree_util import register_pytree_node
 
@@ -52,6 +53,7 @@ def _linear_nodes(coordinate):
     return [(index, 1 - upper_weight), (index + 1, upper_weight)]
 
 
+@_eager_jit_auto
 def map_coordinates(input, coordinates: Sequence, order: int, mode: str = "constant",
                     cval=0.0) -> Array:
     """Sample ``input`` at ``coordinates`` (one array per input dimension) by nearest
@@ -99,6 +101,7 @@ def map_coordinates(input, coordinates: Sequence, order: int, mode: str = "const
 # cluster.vq.vq
 
 
+@_eager_jit_auto
 def vq(obs, code_book, check_finite: bool = True) -> tuple[Array, Array]:
     """Assign each observation to its nearest code (Euclidean): ``(codes, distances)``."""
     del check_finite

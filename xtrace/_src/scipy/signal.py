@@ -14,7 +14,8 @@ import numpy as np
 import xtrace.numpy as xnp
 from xtrace._src import dtypes, lax
 from xtrace._src.array import Array
-from xtrace._src.core import Tracer, get_aval
+from xtrace._src.core import Tracer
+from xtrace._src.numpy.shapes import _eager_jit_auto
 from xtrace._src.scipy.special import promote_dtypes_inexact as _promote
 
 _MODES = ("full", "same", "valid")
@@ -77,6 +78,7 @@ def _convolve_nd(in1, in2, mode: str, precision, name: str) -> Array:
     return out[0, 0]
 
 
+@_eager_jit_auto
 def fftconvolve(in1, in2, mode: str = "full", axes: Sequence[int] | None = None) -> Array:
     """N-d convolution by FFT (``scipy.signal.fftconvolve``); ``axes`` limits the convolved
     axes, the others must match and are treated as batch axes."""
@@ -135,6 +137,7 @@ def _fftconvolve_trailing(in1, in2, mode: str, k: int) -> Array:
     return conv[idx]
 
 
+@_eager_jit_auto
 def convolve(in1, in2, mode: str = "full", method: str = "auto", precision=None) -> Array:
     """N-d convolution (``scipy.signal.convolve``); ``method`` 'auto'/'direct' use
     ``lax.conv_general_dilated``, 'fft' uses ``fftconvolve``."""
@@ -153,6 +156,7 @@ def _check_2d(name: str, in1, in2, boundary, fillvalue) -> None:
                          f"{np.shape(in1)} and {np.shape(in2)}.")
 
 
+@_eager_jit_auto
 def convolve2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue: float = 0,
                precision=None) -> Array:
     """2-d convolution (``scipy.signal.convolve2d``); only ``boundary='fill'`` with
@@ -161,12 +165,14 @@ def convolve2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue: 
     return _convolve_nd(in1, in2, mode, precision, "convolve2d")
 
 
+@_eager_jit_auto
 def correlate(in1, in2, mode: str = "full", method: str = "auto", precision=None) -> Array:
     """N-d cross-correlation (``scipy.signal.correlate``): ``convolve(in1, flip(conj(in2)))``."""
     in2 = xnp.asarray(in2)
     return convolve(in1, xnp.flip(xnp.conj(in2)), mode, method=method, precision=precision)
 
 
+@_eager_jit_auto
 def correlate2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue: float = 0,
                 precision=None) -> Array:
     """2-d cross-correlation (``scipy.signal.correlate2d``); only ``boundary='fill'`` with
@@ -430,6 +436,7 @@ def _spectral_helper(x, y, fs=1.0, window="hann", nperseg=None, noverlap=None, n
     return freqs, time, xnp.moveaxis(result, -1, axis)
 
 
+@_eager_jit_auto
 def stft(x, fs=1.0, window="hann", nperseg: int = 256, noverlap: int | None = None,
          nfft: int | None = None, detrend: Any = False, return_onesided: bool = True,
          boundary: str | None = "zeros", padded: bool = True, axis: int = -1):
@@ -439,6 +446,7 @@ def stft(x, fs=1.0, window="hann", nperseg: int = 256, noverlap: int | None = No
                             boundary=boundary, padded=padded)
 
 
+@_eager_jit_auto
 def csd(x, y, fs=1.0, window="hann", nperseg: int | None = None,
         noverlap: int | None = None, nfft: int | None = None, detrend: Any = "constant",
         return_onesided: bool = True, scaling: str = "density", axis: int = -1,
@@ -468,6 +476,7 @@ def csd(x, y, fs=1.0, window="hann", nperseg: int | None = None,
     return freqs, pxy
 
 
+@_eager_jit_auto
 def welch(x, fs=1.0, window="hann", nperseg: int | None = None,
           noverlap: int | None = None, nfft: int | None = None, detrend: Any = "constant",
           return_onesided: bool = True, scaling: str = "density", axis: int = -1,
@@ -488,6 +497,7 @@ def _overlap_and_add(x, step: int) -> Array:
     return out.at[..., pos].add(x)
 
 
+@_eager_jit_auto
 def istft(Zxx, fs=1.0, window="hann", nperseg: int | None = None,
           noverlap: int | None = None, nfft: int | None = None, input_onesided: bool = True,
           boundary: bool = True, time_axis: int = -1, freq_axis: int = -2):
