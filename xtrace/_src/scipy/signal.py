@@ -194,14 +194,10 @@ def correlate2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue:
 # detrending
 
 
-def _line_fit(seg, dt) -> Array:
-    """Least-squares line through each column of ``seg`` (points along axis 0)."""
-    n = seg.shape[0]
-    t = xnp.arange(1, n + 1, dtype=dt) / np.asarray(n, dt)
-    t = xnp.reshape(t, (n,) + (1,) * (seg.ndim - 1))
-    a = xnp.stack([xnp.ones_like(t), t], axis=-1).reshape(n, 2)
-    coef = xnp.linalg.lstsq(a, seg.reshape(n, -1))[0]
-    return xnp.matmul(a, coef, precision=lax.Precision.HIGHEST).reshape(seg.shape)
+def _line_projection(n: int) -> np.ndarray:
+    """The ``(n, n)`` matrix projecting a series onto its least-squares line (static)."""
+    a = np.stack([np.ones(n), np.arange(1, n + 1) / n], axis=1)
+    return a @ np.linalg.pinv(a)
 
 
 def detrend(data, axis: int = -1, type: str = "linear",
@@ -212,6 +208,11 @@ def detrend(data, axis: int = -1, type: str = "linear",
         raise NotImplementedError("overwrite_data argument not implemented.")
     if type not in ("constant", "linear"):
         raise ValueError("Trend type must be 'linear' or 'constant'.")
+    return _detrend(data, axis, type, tuple(int(b) for b in np.ravel(bp)))
+
+
+@_eager_jit_auto
+def _detrend(data, axis: int, type: str, bp: tuple) -> Array:
     (data,) = _inexact("detrend", xnp.asarray(data))
     if type == "constant":
         return data - xnp.mean(data, axis, keepdims=True)
@@ -221,10 +222,13 @@ def detrend(data, axis: int = -1, type: str = "linear",
     if bps[0] < 0 or bps[-1] > n:
         raise ValueError("Breakpoints must be non-negative and less than length of data "
                          "along given axis.")
-    data = xnp.moveaxis(data, axis, 0)
-    pieces = [data[lo:hi] - _line_fit(data[lo:hi], data.dtype)
-              for lo, hi in zip(bps[:-1], bps[1:])]
-    return xnp.moveaxis(xnp.concatenate(pieces, axis=0), 0, axis)
+    data = xnp.moveaxis(data, axis, -1)
+    pieces = []
+    for lo, hi in zip(bps[:-1], bps[1:]):
+        seg = data[..., lo:hi]
+        proj = np.asarray(_line_projection(hi - lo), xnp.real(seg).dtype)
+        pieces.append(seg - xnp.matmul(seg, proj.T, precision=lax.Precision.HIGHEST))
+    return xnp.moveaxis(xnp.concatenate(pieces, axis=-1), -1, axis)
 
 
 # --------------------------------------------------------------------------------------------
