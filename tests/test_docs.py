@@ -22,7 +22,11 @@ REQUIRED_RUNNABLE = {"quickstart.md", "transformations.md", "sharp_edges.md"}
 API_MODULES = ["xtrace", "xtrace.numpy", "xtrace.numpy.linalg", "xtrace.numpy.fft", "xtrace.lax",
                "xtrace.lax.linalg", "xtrace.random", "xtrace.nn", "xtrace.nn.initializers",
                "xtrace.tree_util", "xtrace.tree", "xtrace.distributed", "xtrace.scipy",
-               "xtrace.scipy.special", "xtrace.scipy.stats", "xtrace.scipy.linalg"]
+               "xtrace.scipy.special", "xtrace.scipy.stats", "xtrace.scipy.linalg",
+               "xtrace.scipy.signal", "xtrace.scipy.fft", "xtrace.scipy.integrate",
+               "xtrace.scipy.ndimage", "xtrace.scipy.interpolate", "xtrace.scipy.cluster",
+               "xtrace.scipy.cluster.vq", "xtrace.scipy.sparse", "xtrace.scipy.sparse.linalg",
+               "xtrace.image"]
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
