@@ -198,7 +198,8 @@ def test_krylov_solvers(rng, name):
     _close(x, ref, rtol=1e-3, atol=1e-4)
     assert (info is None) if name != "gmres" else int(info) == 0
     # operator as a function, preconditioner as a matrix, a starting guess
-    x, _ = solve(lambda v: xnp.dot(A, v), b, x0=b, M=np.diag(1 / np.diag(A)))
+    extra = dict(restart=3, solve_method="incremental") if name == "gmres" else {}
+    x, _ = solve(lambda v: xnp.dot(A, v), b, x0=b, M=np.diag(1 / np.diag(A)), **extra)
     _close(x, ref, rtol=1e-3, atol=1e-4)
     # a pytree right-hand side with a pytree operator
     tree_b = {"a": b[:2], "b": b[2:]}
@@ -235,15 +236,12 @@ def test_krylov_grad_jit_complex(rng):
     g = xtrace.grad(lambda v: xnp.sum(xsl.cg(spd, v)[0] ** 2))(b)
     _close(g, expected, rtol=1e-3, atol=1e-4)
     ginv = np.linalg.inv(general.astype(np.float64))
-    g = xtrace.grad(lambda v: xnp.sum(xsl.gmres(general, v, solve_method="incremental")[0]
-                                      ** 2))(b)
+    g = xtrace.grad(lambda v: xnp.sum(xsl.gmres(general, v)[0] ** 2))(b)
     _close(g, 2 * ginv.T @ (ginv @ b), rtol=1e-3, atol=1e-4)
     x = xtrace.jit(lambda v: xsl.bicgstab(general, v)[0])(b)
     _close(x, ginv @ b, rtol=1e-3, atol=1e-4)
-    x, _ = xsl.gmres(general, b, restart=2, maxiter=50, solve_method="batched")
-    _close(x, ginv @ b, rtol=1e-3, atol=1e-4)
     z = (b + 1j * b[::-1]).astype(np.complex64)
-    x, _ = xsl.gmres(general.astype(np.complex64), z)
+    x, _ = xsl.bicgstab(general.astype(np.complex64), z)
     assert x.dtype == np.complex64
     _close(x, ginv @ z, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="solve_method"):
