@@ -18,7 +18,12 @@ import xtrace.numpy as xnp
 from xtrace._src import lax
 from xtrace._src.array import Array
 from xtrace._src.numpy.shapes import _eager_jit_auto
-from xtrace._src.scipy.special import promote_dtypes_inexact as _promote
+
+
+def _promote(name: str, *xs) -> list:
+    # imported here: ``import xtrace`` loads this module but not scipy.special
+    from xtrace._src.scipy.special import promote_dtypes_inexact
+    return promote_dtypes_inexact(name, *xs)
 
 
 class ResizeMethod(enum.Enum):
