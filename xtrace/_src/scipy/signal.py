@@ -3,7 +3,6 @@ or by FFT), ``detrend``, and the windowed-FFT family ``stft`` / ``istft`` / ``cs
 ``welch``, with JAX's signatures, defaults and dtypes."""
 from __future__ import annotations
 
-import math
 import operator
 import warnings
 from collections.abc import Callable, Sequence
