@@ -23,7 +23,11 @@ API_MODULES = ["xtrace", "xtrace.numpy", "xtrace.numpy.linalg", "xtrace.numpy.ff
                "xtrace.lax.linalg", "xtrace.random", "xtrace.nn", "xtrace.nn.initializers",
                "xtrace.tree_util", "xtrace.tree", "xtrace.custom_batching", "xtrace.distributed",
                "xtrace.errors", "xtrace.scipy", "xtrace.scipy.special", "xtrace.scipy.stats",
-               "xtrace.scipy.linalg", "xtrace.debug", "xtrace.experimental"]
+               "xtrace.scipy.linalg", "xtrace.debug", "xtrace.experimental",
+               "xtrace.scipy.signal", "xtrace.scipy.fft", "xtrace.scipy.integrate",
+               "xtrace.scipy.ndimage", "xtrace.scipy.interpolate", "xtrace.scipy.cluster",
+               "xtrace.scipy.cluster.vq", "xtrace.scipy.sparse", "xtrace.scipy.sparse.linalg",
+               "xtrace.image"]
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:

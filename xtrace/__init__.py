@@ -24,8 +24,8 @@ from xtrace._src.jit import (block_until_ready, clear_caches, default_device, de
                              ensure_compile_time_eval, jit, make_jaxpr)
 from xtrace._src.pmap import device_put_replicated, device_put_sharded, pmap
 from xtrace._src.callback import pure_callback
-from xtrace import (custom_batching, debug, distributed, errors, experimental, lax, nn,  # noqa: F401
-                    numpy, random, scipy, tree, tree_util, version)
+from xtrace import (custom_batching, debug, distributed, errors, experimental, image,  # noqa: F401
+                    lax, nn, numpy, random, scipy, tree, tree_util, version)
 
 from xtrace.version import __version__
 
@@ -40,5 +40,5 @@ __all__ = ["Array", "ShapedArray", "jit", "make_jaxpr", "grad", "value_and_grad"
            "checkpoint_policies", "host_count", "host_id", "host_ids", "process_indices",
            "live_arrays", "Device", "pure_callback", "debug", "experimental", "version",
            "default_device", "print_environment_info", "custom_batching", "distributed", "errors",
-           "lax", "nn", "numpy", "random", "scipy", "tree",
+           "image", "lax", "nn", "numpy", "random", "scipy", "tree",
            "tree_util"]

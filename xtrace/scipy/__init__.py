@@ -6,7 +6,8 @@ The submodules load on first use (``xtrace.scipy.special`` after ``import xtrace
 """
 import importlib as _importlib
 
-__all__ = ["linalg", "special", "stats"]
+__all__ = ["cluster", "fft", "integrate", "interpolate", "linalg", "ndimage", "signal", "sparse",
+           "special", "stats"]
 
 
 def __getattr__(name):
