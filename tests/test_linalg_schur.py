@@ -97,3 +97,23 @@ def test_sqrtm_and_funm():
     assert 0 < float(err) < 1e-3
     with pytest.raises(ValueError, match="square"):
         xsl.funm(np.ones((2, 3, 3)), xnp.exp)
+
+
+def test_solve_sylvester():
+    import xtrace
+    a, b, c = RNG.standard_normal((4, 4)), RNG.standard_normal((3, 3)), RNG.standard_normal((4, 3))
+    ref = sl.solve_sylvester(a, b, c)
+    for method in ("schur", "eigen"):
+        x = xsl.solve_sylvester(*(v.astype(np.float32) for v in (a, b, c)), method=method)
+        assert x.dtype == np.float32 and x.shape == (4, 3)
+        np.testing.assert_allclose(x, ref, atol=2e-4 * np.abs(ref).max())
+    with xtrace.enable_x64():
+        # linear in c: the gradient of sum(X) solves the transposed equation
+        g = xtrace.grad(lambda c: xsl.solve_sylvester(a, b, c).sum())(c)
+        np.testing.assert_allclose(g, sl.solve_sylvester(a.T, b.T, np.ones((4, 3))), rtol=1e-9)
+        # eigenvalue sums at zero: no unique solution, NaNs (as JAX)
+        assert np.isnan(np.asarray(xsl.solve_sylvester(np.eye(4), -np.eye(3), c))).all()
+    with pytest.raises(ValueError, match="Incompatible shapes"):
+        xsl.solve_sylvester(np.eye(2), np.eye(3), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="Unrecognized method"):
+        xsl.solve_sylvester(np.eye(2), np.eye(2), np.ones((2, 2)), method="qr")

@@ -9,11 +9,12 @@ from xtrace._src.scipy.linalg_decomp import (cho_factor, cho_solve, cholesky,  #
                                              lu, lu_factor, lu_solve, polar, qr, qr_multiply,
                                              solve, solve_triangular, svd)
 from xtrace._src.scipy.linalg_expm import expm, expm_frechet  # noqa: F401
-from xtrace._src.scipy.linalg_schur import funm, rsf2csf, schur, sqrtm  # noqa: F401
+from xtrace._src.scipy.linalg_schur import (funm, rsf2csf, schur, solve_sylvester,  # noqa: F401
+                                            sqrtm)
 
 __all__ = ["block_diag", "circulant", "companion", "convolution_matrix", "dft", "fiedler",
            "fiedler_companion", "hadamard", "hankel", "helmert", "hilbert", "invhilbert",
            "invpascal", "leslie", "pascal", "toeplitz", "cho_factor", "cho_solve", "cholesky",
            "det", "eigh", "eigh_tridiagonal", "hessenberg", "inv", "lu", "lu_factor",
            "lu_solve", "polar", "qr", "qr_multiply", "solve", "solve_triangular", "svd", "expm",
-           "expm_frechet", "funm", "rsf2csf", "schur", "sqrtm"]
+           "expm_frechet", "funm", "rsf2csf", "schur", "solve_sylvester", "sqrtm"]

@@ -8,6 +8,7 @@ a complex pair gives equal diagonal entries and off-diagonal entries of opposite
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -423,3 +424,71 @@ def funm(A, func: Callable[[Array], Array], disp: bool = True):
     err = _where(xnp.any(xnp.isinf(f)), np.inf, xnp.minimum(1, xnp.maximum(
         tol, (tol / minden) * xnp.linalg.norm(off, 1))))
     return f, err
+
+
+# ---------------------------------------------------------------------------------------------
+# Sylvester equations
+
+
+def _sylvester_triangular(r, t, f):
+    """``Y`` with ``R Y + Y T = F`` for upper triangular ``R`` (m x m) and ``T`` (n x n), one
+    column at a time: ``(R + t_kk I) y_k = f_k - sum_{j<k} t_jk y_j`` (Bartels-Stewart)."""
+    import xtrace.numpy as xnp
+    from xtrace._src.prims.decompositions import triangular_solve
+    m, n = get_aval(f).shape
+    eye = xnp.eye(m, dtype=r.dtype)
+
+    def column(k, y):
+        rhs = f[:, k] - y @ t[:, k]  # columns k.. of y are still zero
+        yk = triangular_solve(r + t[k, k] * eye, rhs[:, None], left_side=True, lower=False)
+        return lax.dynamic_update_slice(y, yk, (0, k))
+    return lax.fori_loop(0, n, column, xnp.zeros((m, n), r.dtype))
+
+
+def _solve_sylvester_2d(a, b, c, *, method, tol):
+    import xtrace.numpy as xnp
+    cdt = _complex_dtype(c.dtype)
+    if method == "schur":
+        r, u = _complex_schur_impl(a.astype(cdt))
+        t, v = _complex_schur_impl(b.astype(cdt))
+        y = _sylvester_triangular(r, t, _mm(_mm(_H(u), c.astype(cdt)), v))
+        x = _mm(_mm(u, y), _H(v))
+        wa, wb = _diag_of(r), _diag_of(t)
+    else:
+        wa, ua = xnp.linalg.eig(a)
+        wb, ub = xnp.linalg.eig(b)
+        f = xnp.linalg.solve(ua, _mm(c.astype(wa.dtype), ub))
+        x = _mm(_mm(ua, f / (wa[:, None] + wb[None, :])), xnp.linalg.inv(ub))
+    if not dtypes.is_complex(c.dtype):
+        x = x.real
+    singular = xnp.any(xnp.abs(wa[:, None] + wb[None, :]) < tol)
+    return xnp.where(singular, xnp.full_like(x, np.nan), x)
+
+
+def solve_sylvester(A, B, C, *, method: str = "schur", tol: float = 1e-8) -> Array:
+    """``X`` with ``A X + X B = C`` (``A`` m x m, ``B`` n x n, ``C`` m x n; leading batch
+    dimensions broadcast), as ``jax.scipy.linalg.solve_sylvester``: ``method='schur'``
+    (Bartels-Stewart on the complex Schur forms) or ``'eigen'`` (eigendecompositions; faster,
+    less accurate for ill-conditioned problems). NaNs where some eigenvalue sum of ``A`` and
+    ``B`` is within ``tol`` of zero (no unique solution)."""
+    import xtrace.numpy as xnp
+    from xtrace._src.nn.functions import _inexact_many
+    if method not in ("schur", "eigen"):
+        raise ValueError(f'Unrecognized method {method}. The two valid methods are either '
+                         f'"schur" or "eigen".')
+    A, B, C = _inexact_many("solve_sylvester", A, B, C)
+    if A.ndim < 2 or B.ndim < 2 or C.ndim < 2:
+        raise ValueError(f"solve_sylvester: A, B and C must be matrices, got shapes {A.shape}, "
+                         f"{B.shape} and {C.shape}")
+    m, n = C.shape[-2:]
+    if A.shape[-2:] != (m, m) or B.shape[-2:] != (n, n):
+        raise ValueError(f"Incompatible shapes for Sylvester equation:\nA: {A.shape}\n"
+                         f"B: {B.shape}\nC: {C.shape}")
+    return _solve_sylvester_jit(A, B, C, method=method, tol=tol)
+
+
+@functools.partial(jit, static_argnames=("method", "tol"))
+def _solve_sylvester_jit(a, b, c, *, method, tol):
+    import xtrace.numpy as xnp
+    return xnp.vectorize(functools.partial(_solve_sylvester_2d, method=method, tol=tol),
+                         signature="(m,m),(n,n),(m,n)->(m,n)")(a, b, c)
