@@ -144,10 +144,15 @@ def broadcast_arrays(*args: ArrayLike) -> list[Array]:
 # ---------------------------------------------------------------------------------------------
 
 
-def astype(x, dtype, copy: bool = False) -> Array:
-    """``x`` cast to ``dtype`` (canonicalized: 64-bit types need enable_x64)."""
+def astype(x, dtype, copy: bool = False, device=None) -> Array:
+    """``x`` cast to ``dtype`` (canonicalized: 64-bit types need enable_x64), on ``device``
+    when one is given."""
     x = x if _is_array(x) else asarray(x)
-    return lax.convert_element_type(x, dtypes.canonicalize_dtype(dtype), False)
+    out = lax.convert_element_type(x, dtypes.canonicalize_dtype(dtype), False)
+    if device is not None:
+        from xtrace._src.dispatch import device_put
+        out = device_put(out, device)
+    return out
 
 
 def _shape_tuple(shape) -> tuple[int, ...]:

@@ -1,0 +1,134 @@
+"""Places where xtrace.numpy and Array follow JAX's documented behaviour (checked against
+NumPy's numbers and JAX's documented dtypes, shapes and errors)."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import xtrace
+import xtrace.numpy as xnp
+
+X = np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Array methods and operators
+
+
+def test_round_builtin_gives_default_int():
+    r = round(xnp.asarray(np.float32(2.5)))
+    assert r.dtype == np.int32 and int(r) == 2
+    r = round(xnp.asarray(np.float32(2.567)), 2)
+    assert r.dtype == np.float32 and np.isclose(float(r), 2.57)
+
+
+def test_scalar_conversion_needs_0d():
+    x = xnp.asarray(X)
+    for conv in (float, int, complex):
+        with pytest.raises(TypeError):
+            conv(x[:1, :1])
+    assert float(x[0, 0]) == -2.5
+    with pytest.raises(TypeError):
+        [1, 2][xnp.asarray(True)]  # bools are not indices (JAX)
+    assert [1, 2, 3][xnp.asarray(np.int32(2))] == 3
+
+
+def test_operators_refuse_lists_and_tuples():
+    x = xnp.asarray(X)
+    for other in ([1, 2, 3], (1, 2, 3)):
+        with pytest.raises(TypeError):
+            x + other
+        with pytest.raises(TypeError):
+            other * x
+    np.testing.assert_allclose(x + np.ones(3, np.float32), X + 1)
+
+
+def test_format_and_repr():
+    x = xnp.asarray(X)
+    assert f"{x[0, 0]:.2f}" == "-2.50"
+    assert f"{x}" == str(X)
+    with pytest.raises(TypeError):
+        f"{x:.2f}"  # as NumPy's ndarray.__format__
+    assert repr(x[:0]) == "Array([], shape=(0, 3), dtype=float32)"
+    assert repr(xnp.zeros((2, 0), "int32")) == "Array([], shape=(2, 0), dtype=int32)"
+
+
+def test_contains_is_jax_s():
+    x = xnp.asarray(np.array([1.0, 2.0, 3.0], np.float32))
+    assert 2.0 in x and 5 not in x
+    with pytest.raises(ValueError):
+        1.0 in xnp.asarray(X)
+    with pytest.raises(TypeError):
+        None in x
+
+
+def test_compress_method_takes_condition_first():
+    x = xnp.asarray(X)
+    cond = np.array([True, False, True])
+    np.testing.assert_array_equal(x.compress(cond, axis=1), X.compress(cond, axis=1))
+    np.testing.assert_array_equal(x.compress(cond), X.compress(cond))
+
+
+def test_copy_view_to_device_tobytes_namespace():
+    x = xnp.asarray(X)
+    c = x.copy()
+    assert isinstance(c, xtrace.Array) and c.dtype == np.float32
+    np.testing.assert_array_equal(c, X)
+    np.testing.assert_array_equal(copy.deepcopy(x), X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(x)), X)
+    np.testing.assert_array_equal(x.view(np.int32), X.view(np.int32))
+    v = x.view(np.uint8)
+    assert v.shape == (2, 12) and v.dtype == np.uint8
+    np.testing.assert_array_equal(v, X.view(np.uint8))
+    np.testing.assert_array_equal(xnp.asarray(X.view(np.uint8)).view(np.float32), X)
+    i16 = np.arange(-3, 3, dtype=np.int16).reshape(2, 3)
+    np.testing.assert_array_equal(xnp.asarray(i16).view(np.uint16), i16.view(np.uint16))
+    b = np.array([1, 0, 1], np.int8)
+    np.testing.assert_array_equal(xnp.asarray(b).view(bool), b.view(bool))
+    c64 = np.array([1 + 2j, -3j], np.complex64)
+    np.testing.assert_array_equal(xnp.asarray(c64).view(np.float32), c64.view(np.float32))
+    np.testing.assert_array_equal(xnp.asarray(c64.view(np.float32)).view(np.complex64), c64)
+    with pytest.raises(ValueError):
+        xnp.asarray(np.float32(1)).view(np.uint8)
+    assert x.to_device(x.device).shape == (2, 3)
+    assert x.astype(np.int32, copy=True, device=x.device).dtype == np.int32
+    assert x.tobytes() == X.tobytes()
+    assert x.__array_namespace__() is xnp
+    assert x.__dlpack_device__() == X.__dlpack_device__()
+    np.testing.assert_array_equal(xnp.asarray(np.array([3, 1, 2])).argpartition(1)[:1], [1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Indexing
+
+
+def test_at_get_clamps_static_ints():
+    x = xnp.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(x.at[5].get(), [3, 4, 5])
+    np.testing.assert_array_equal(x.at[-5].get(), [0, 1, 2])
+    assert int(x.at[0, 7].get()) == 2
+    np.testing.assert_array_equal(x.at[5].get(mode="fill", fill_value=-1), [-1, -1, -1])
+    np.testing.assert_array_equal(x.at[5].set(9), np.arange(6).reshape(2, 3))  # dropped
+
+
+def test_at_apply():
+    x = np.arange(5, dtype=np.float32)
+    idx = np.array([1, 1, 3])
+    want = x.copy()
+    np.sin.at(want, idx)  # NumPy's unbuffered ufunc.at: repeated indices apply again
+    np.testing.assert_allclose(xnp.asarray(x).at[idx].apply(xnp.sin), want, rtol=1e-6)
+    f = xtrace.jit(lambda v: v.at[idx].apply(xnp.sin))
+    np.testing.assert_allclose(f(xnp.asarray(x)), want, rtol=1e-6)
+    y = xnp.arange(4, dtype="int32").at[1:3].apply(lambda v: v * 10)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y, [0, 10, 20, 3])
+
+
+def test_float_index_is_index_and_type_error():
+    x = xnp.asarray(X)
+    for idx in (1.0, "1", np.array([0.0, 1.0])):
+        with pytest.raises(TypeError):  # JAX's class; NumPy raises IndexError (also true)
+            x[idx]
+        with pytest.raises(IndexError):
+            x[idx]
