@@ -132,3 +132,29 @@ def test_float_index_is_index_and_type_error():
             x[idx]
         with pytest.raises(IndexError):
             x[idx]
+
+
+# ---------------------------------------------------------------------------------------------
+# dtypes of numpy functions
+
+
+def test_convolve_integer_and_bool_inputs_give_float():
+    a = np.array([1, 2, 3], np.int8)
+    got = xnp.convolve(a, a.astype(np.uint8))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.convolve(a, a).astype(np.float32))
+    got = xnp.correlate(np.array([True, False]), np.array([True, True]), "full")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, [1.0, 1.0, 0.0])
+
+
+def test_cumulative_sum_widens_narrow_integers():
+    a = np.array([100, 100, 100], np.int8)
+    got = xnp.cumulative_sum(a)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, np.cumsum(a, dtype=np.int64))
+    assert xnp.cumulative_sum(a.astype(np.uint8)).dtype == np.uint32
+    assert xnp.cumulative_sum(a, dtype=np.int8).dtype == np.int8
+    assert xnp.cumulative_sum(a.astype(np.float16)).dtype == np.float16
+    assert xnp.cumulative_prod(a).dtype == np.int8  # (cumulative_prod keeps the type)
+    assert xnp.cumulative_sum(np.array([True, True])).dtype == np.int32

@@ -515,7 +515,8 @@ def nanargmin(a, axis=None, out=None, keepdims: bool = False):
 # cumulative reductions
 
 
-def _cumulative(name, op, a, axis, dtype, out, nan=False, include_initial=False):
+def _cumulative(name, op, a, axis, dtype, out, nan=False, include_initial=False,
+                promote_integers=False):
     _check_out(name, out)
     a = _arr(a)
     if axis is None:
@@ -523,6 +524,8 @@ def _cumulative(name, op, a, axis, dtype, out, nan=False, include_initial=False)
     else:
         ax = _one_axis(axis, a.ndim, name)
     dt = _canon(dtype)
+    if dt is None and promote_integers:
+        dt = _sum_dtype(a.dtype)
     if dt is None:
         dt = dtypes.default_int() if a.dtype == dtypes.bool_ else a.dtype
     if nan:
@@ -568,8 +571,9 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial: bo
     x = _arr(x)
     if axis is None and x.ndim != 1:
         raise ValueError(f"cumulative_sum: axis must be given for a {x.ndim}-D array")
+    # (unlike cumsum, narrow integers sum as the default int, as JAX's cumulative_sum)
     return _cumulative("cumulative_sum", "add", x, axis, dtype, out,
-                       include_initial=include_initial)
+                       include_initial=include_initial, promote_integers=True)
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial: bool = False):

@@ -1484,9 +1484,8 @@ def ediff1d(ary, to_end=None, to_begin=None):
 @_kernel("op", "mode", "precision", "preferred_element_type")
 def _conv_kernel(x, y, op, mode, precision, preferred_element_type):
     x, y = _promote(x, y)
-    is_bool = x.dtype == dtypes.bool_
-    if is_bool:
-        x, y = _cast(x, dtypes.int32), _cast(y, dtypes.int32)
+    if not dtypes.is_inexact(x.dtype):  # JAX computes integer and bool inputs as floats
+        x, y = _cast(x, dtypes.default_float()), _cast(y, dtypes.default_float())
     flip = False
     if op == "correlate":
         if dtypes.is_complex(y.dtype):
@@ -1506,8 +1505,6 @@ def _conv_kernel(x, y, op, mode, precision, preferred_element_type):
     out = lax.reshape(out, (out.shape[-1],))
     if flip:
         out = lax.rev(out, (0,))
-    if is_bool:
-        out = lax.ne(out, _full(out.shape, 0, out.dtype))
     return out
 
 
