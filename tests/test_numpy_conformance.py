@@ -158,3 +158,15 @@ def test_cumulative_sum_widens_narrow_integers():
     assert xnp.cumulative_sum(a.astype(np.float16)).dtype == np.float16
     assert xnp.cumulative_prod(a).dtype == np.int8  # (cumulative_prod keeps the type)
     assert xnp.cumulative_sum(np.array([True, True])).dtype == np.int32
+
+
+def test_promote_types_python_scalars_are_weak():
+    P = xnp.promote_types
+    assert P(np.uint8, int) == np.uint8 and P(np.int8, int) == np.int8
+    assert P(np.float16, float) == np.float16 and P(np.float16, complex) == np.complex64
+    assert P(int, int) == np.int64 and P(float, int) == np.float64  # (not canonicalized)
+    assert P(bool, int) == np.int64 and P(np.uint64, int) == np.uint64
+    assert P(np.int8, np.uint32) == np.int32  # JAX's 32-bit lattice
+    assert P(np.int64, np.uint32) == np.int64 and P(np.int64, np.uint64) == np.float64
+    with xtrace.enable_x64():
+        assert P(np.int8, np.uint32) == np.int64
