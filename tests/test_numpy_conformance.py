@@ -170,3 +170,10 @@ def test_promote_types_python_scalars_are_weak():
     assert P(np.int64, np.uint32) == np.int64 and P(np.int64, np.uint64) == np.float64
     with xtrace.enable_x64():
         assert P(np.int8, np.uint32) == np.int64
+
+
+def test_tri_defaults_to_float32_even_with_x64():
+    with xtrace.enable_x64():
+        t = xnp.tri(3, 4, k=1)
+    assert t.dtype == np.float32
+    np.testing.assert_array_equal(t, np.tri(3, 4, k=1))
