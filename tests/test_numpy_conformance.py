@@ -177,3 +177,14 @@ def test_tri_defaults_to_float32_even_with_x64():
         t = xnp.tri(3, 4, k=1)
     assert t.dtype == np.float32
     np.testing.assert_array_equal(t, np.tri(3, 4, k=1))
+
+
+def test_searchsorted_digitize_give_int32_with_x64():
+    a = np.array([1.0, 2.0, 3.0])
+    with xtrace.enable_x64():
+        s = xnp.searchsorted(a, np.array([0.5, 2.5]))
+        d = xnp.digitize(np.array([0.5, 2.5]), a)
+        e = xnp.searchsorted(np.zeros(0), np.array([1.0]))
+    assert s.dtype == d.dtype == e.dtype == np.int32
+    np.testing.assert_array_equal(s, np.searchsorted(a, [0.5, 2.5]))
+    np.testing.assert_array_equal(d, np.digitize([0.5, 2.5], a))

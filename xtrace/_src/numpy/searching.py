@@ -676,7 +676,13 @@ def _searchsorted_kernel(a, v, sorter, side, method):
     a, v = _promote(a, v)
     if sorter is not None:
         a = _gather_rows(a, _index_array(sorter))
-    return _search(a, v, side, method)
+    return _dim_int(_search(a, v, side, method), a.shape[0])
+
+
+def _dim_int(i, n: int) -> Any:
+    """``i`` as int32 when indices up to ``n`` fit, as JAX's searchsorted/digitize return."""
+    dt = dtypes.int32 if n <= np.iinfo(np.int32).max else _idt()
+    return i if i.dtype == dt else _cast(i, dt)
 
 
 def searchsorted(a, v, side: str = "left", sorter=None, *, method: str = "scan"):
@@ -707,12 +713,12 @@ def _digitize_kernel(bins, x, side):
     bins, x = _promote(bins, x)
     n = bins.shape[0]
     if n == 0:
-        return _full(x.shape, 0, _idt())
+        return _full(x.shape, 0, dtypes.int32)
     up = _search(bins, x, side, "scan_unrolled")
     down = lax.sub(_full(x.shape, n, up.dtype),
                    _search(lax.rev(bins, (0,)), x, side, "scan_unrolled"))
     dec = _lt(_elem(bins, n - 1), _elem(bins, 0))
-    return lax.select(_full(x.shape, dec, dtypes.bool_), down, up)
+    return _dim_int(lax.select(_full(x.shape, dec, dtypes.bool_), down, up), n)
 
 
 def digitize(x, bins, right: bool = False, *, method: str | None = None):
