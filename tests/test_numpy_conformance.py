@@ -188,3 +188,57 @@ def test_searchsorted_digitize_give_int32_with_x64():
     assert s.dtype == d.dtype == e.dtype == np.int32
     np.testing.assert_array_equal(s, np.searchsorted(a, [0.5, 2.5]))
     np.testing.assert_array_equal(d, np.digitize([0.5, 2.5], a))
+
+
+# ---------------------------------------------------------------------------------------------
+# ufunc objects
+
+
+def test_ufunc_methods():
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    i8 = np.arange(3, dtype=np.int8)
+    assert isinstance(xnp.add, xnp.ufunc) and repr(xnp.add) == "<jnp.ufunc 'add'>"
+    assert (xnp.add.nin, xnp.add.nout, xnp.add.identity, xnp.negative.nin) == (2, 1, 0, 1)
+    np.testing.assert_array_equal(xnp.add.reduce(x), np.add.reduce(x))
+    assert float(xnp.add.reduce(x, axis=None)) == 15.0
+    r = xnp.add.reduce(i8)
+    assert r.dtype == np.int32 and int(r) == 3  # JAX: sum's dtype rule
+    assert xnp.add.accumulate(i8).dtype == np.int8  # cumsum's
+    np.testing.assert_array_equal(xnp.subtract.reduce(x, axis=1), np.subtract.reduce(x, axis=1))
+    np.testing.assert_array_equal(xnp.subtract.accumulate(x, axis=1),
+                                  np.subtract.accumulate(x, axis=1))
+    np.testing.assert_array_equal(xnp.maximum.accumulate(np.array([1, 3, 2, 5])), [1, 3, 3, 5])
+    b = np.arange(24).reshape(2, 3, 4)
+    np.testing.assert_array_equal(xnp.bitwise_xor.reduce(b, axis=(0, 2)),
+                                  np.bitwise_xor.reduce(b, axis=(0, 2)))
+    np.testing.assert_allclose(xnp.logaddexp.reduce(x, axis=1), np.logaddexp.reduce(x, axis=1),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(xnp.add.reduce(x, axis=1, where=x > 1),
+                                  np.add.reduce(x, axis=1, where=x > 1))
+    np.testing.assert_array_equal(xnp.multiply.outer(np.arange(2), np.arange(3.0)),
+                                  np.multiply.outer(np.arange(2), np.arange(3.0)))
+    with pytest.raises(ValueError):
+        xnp.negative.reduce(x)
+    with pytest.raises(ValueError):
+        xnp.subtract.reduce(np.zeros((0, 3)))
+    with pytest.raises(NotImplementedError):
+        xnp.add.at(x, 0, 1.0)
+    with pytest.raises(NotImplementedError):
+        xnp.add(x, x, where=x > 0)
+
+
+def test_ufunc_at_repeats():
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    for uf, nuf, args in ((xnp.add, np.add, (np.array([0, 0]), 1.0)),
+                          (xnp.subtract, np.subtract, ((0, np.array([1, 1])), 2.0)),
+                          (xnp.maximum, np.maximum, ((1, 1), 10.0)),
+                          (xnp.negative, np.negative, (np.array([0, 0]),))):
+        want = x.copy()
+        nuf.at(want, *args)
+        np.testing.assert_array_equal(uf.at(x, *args, inplace=False), want)
+    want = np.arange(4)
+    np.bitwise_xor.at(want, np.array([1, 1, 2]), 3)
+    np.testing.assert_array_equal(
+        xnp.bitwise_xor.at(np.arange(4), np.array([1, 1, 2]), 3, inplace=False), want)
+    f = xtrace.jit(lambda v: xnp.add.reduce(v, axis=0) + xnp.multiply.accumulate(v, axis=1))
+    np.testing.assert_allclose(f(x), np.add.reduce(x, 0) + np.multiply.accumulate(x, 1))

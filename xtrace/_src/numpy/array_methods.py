@@ -142,7 +142,7 @@ _OPERATORS = {
     "__eq__": _defer(xnp.equal), "__ne__": _defer(xnp.not_equal),
     "__lt__": _defer(xnp.less), "__le__": _defer(xnp.less_equal),
     "__gt__": _defer(xnp.greater), "__ge__": _defer(xnp.greater_equal),
-    "__neg__": xnp.negative, "__pos__": xnp.positive, "__abs__": xnp.absolute,
+    "__neg__": lambda self: xnp.negative(self), "__pos__": xnp.positive, "__abs__": xnp.absolute,
     "__invert__": xnp.invert,
     "__getitem__": indexing.getitem,
     "__contains__": _contains, "__round__": _operator_round,
