@@ -242,3 +242,13 @@ def test_ufunc_at_repeats():
         xnp.bitwise_xor.at(np.arange(4), np.array([1, 1, 2]), 3, inplace=False), want)
     f = xtrace.jit(lambda v: xnp.add.reduce(v, axis=0) + xnp.multiply.accumulate(v, axis=1))
     np.testing.assert_allclose(f(x), np.add.reduce(x, 0) + np.multiply.accumulate(x, 1))
+
+
+def test_axis_errors_are_value_and_index_errors():
+    x = np.ones((2, 3), np.float32)
+    for f in (lambda: xnp.sum(x, axis=2), lambda: xnp.mean(x, axis=-3),
+              lambda: xnp.expand_dims(x, 5), lambda: xnp.squeeze(x, axis=4)):
+        with pytest.raises(ValueError):  # JAX raises ValueError or IndexError: AxisError is both
+            f()
+        with pytest.raises(IndexError):
+            f()

@@ -173,7 +173,8 @@ def _axis_tuple(axis, ndim, fname) -> tuple[int, ...]:
         axes = (operator.index(axis),)
     for a in axes:
         if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{fname}: axis {a} is out of bounds for array of dimension {ndim}")
+            raise np.exceptions.AxisError(f"{fname}: axis {a} is out of bounds "
+                                          f"for array of dimension {ndim}")
     return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
 
 

@@ -611,7 +611,8 @@ def triu(m: Any, k: Any = 0) -> Array:
 def _axis(a: int, ndim: int, fname: str, name: str = "axis") -> int:
     a = _static_int(a, name, fname)
     if not -ndim <= a < ndim:
-        raise ValueError(f"{fname}: {name} {a} is out of bounds for array of dimension {ndim}")
+        raise np.exceptions.AxisError(f"{fname}: {name} {a} is out of bounds "
+                                      f"for array of dimension {ndim}")
     return a % ndim
 
 

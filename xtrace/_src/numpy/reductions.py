@@ -75,7 +75,8 @@ def _axes(axis, ndim: int, name: str) -> tuple[int, ...]:
             raise TypeError(f"{name}: axis must be None, an int or a tuple of ints, got "
                             f"{axis!r}") from None
         if not -ndim <= ax < ndim:
-            raise ValueError(f"{name}: axis {ax} is out of bounds for array of dimension {ndim}")
+            raise np.exceptions.AxisError(f"{name}: axis {ax} is out of bounds "
+                                          f"for array of dimension {ndim}")
         out.append(ax % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: duplicate value in 'axis': {items}")
