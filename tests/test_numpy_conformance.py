@@ -252,3 +252,15 @@ def test_axis_errors_are_value_and_index_errors():
             f()
         with pytest.raises(IndexError):
             f()
+
+
+def test_setdiff1d_keeps_ar1_dtype_and_size_axis():
+    a = np.array([1, 2, 5], np.int8)
+    got = xnp.setdiff1d(a, np.array([1.5, 5.0], np.float32))
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, np.setdiff1d(a, [1.5, 5.0]))
+    got = xnp.setdiff1d(a, np.array([1, 3], np.int8), size=3, fill_value=0)
+    np.testing.assert_array_equal(got, [2, 5, 0])
+    assert xnp.setdiff1d(np.array([True, False]), np.array([2]), True).dtype == np.bool_
+    x = np.ones((2, 3, 4))
+    assert xnp.size(x) == 24 and xnp.size(x, 1) == 3 and xnp.size(x, (0, -1)) == 8

@@ -186,8 +186,13 @@ def ndim(a) -> int:
     return get_aval(a).ndim
 
 
-def size(a) -> int:
-    return get_aval(a).size
+def size(a, axis: int | tuple[int, ...] | None = None) -> int:
+    """The number of elements of ``a`` (along ``axis``: an int or a tuple of ints)."""
+    aval = get_aval(a)
+    if axis is None:
+        return aval.size
+    axes = _axis_tuple(axis, aval.ndim, "size")
+    return int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
 
 
 __all__ = [_n for _n, _v in list(globals().items())

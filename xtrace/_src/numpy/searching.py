@@ -1148,6 +1148,7 @@ def _sorted_unique(x):
 
 @_kernel("op", "size", "assume_unique", "return_indices")
 def _setop_kernel(a, b, fill, op, size, assume_unique, return_indices):
+    a_dtype = a.dtype  # (setdiff1d's values come from ar1 and keep its dtype, as JAX's)
     a, b = (_ravel(v) for v in _promote(a, b))
     if fill is not None:
         fill = _cast(fill, a.dtype)
@@ -1156,7 +1157,8 @@ def _setop_kernel(a, b, fill, op, size, assume_unique, return_indices):
         return _compact(s, new, size, fill)
     ac, bc = _cmp_dtype(a), _cmp_dtype(b)
     if op == "setdiff1d" and assume_unique:
-        return _compact(a, lax.bitwise_not(_isin_flat(ac, bc, "auto")), size, fill)
+        vals, count = _compact(a, lax.bitwise_not(_isin_flat(ac, bc, "auto")), size, fill)
+        return _cast(vals, a_dtype), count
     sa, perm_a, new_a = _sorted_unique(a)
     sac = _cmp_dtype(sa)
     if op == "intersect1d":
@@ -1170,8 +1172,9 @@ def _setop_kernel(a, b, fill, op, size, assume_unique, return_indices):
         ib, _ = _compact(ib_all, mask, size, None)
         return (vals, ia, ib), count
     if op == "setdiff1d":
-        return _compact(sa, lax.bitwise_and(new_a, lax.bitwise_not(
+        vals, count = _compact(sa, lax.bitwise_and(new_a, lax.bitwise_not(
             _isin_flat(sac, bc, "auto"))), size, fill)
+        return _cast(vals, a_dtype), count
     # setxor1d: the values in exactly one input, sorted
     sb, _, new_b = _sorted_unique(b)
     ma = lax.bitwise_and(new_a, lax.bitwise_not(_isin_flat(sac, bc, "auto")))
