@@ -119,6 +119,12 @@ class Array:
     def __dlpack__(self, *args, **kwargs):
         return self._value().__dlpack__(*args, **kwargs)
 
+    def __dlpack_device__(self):
+        return self._value().__dlpack_device__()
+
+    def tobytes(self, order: str = "C") -> bytes:
+        return self._value().tobytes(order)
+
     def item(self, *args) -> Any:
         return self._value().item(*args)
 
@@ -141,13 +147,14 @@ class Array:
         return complex(self._scalar("complex"))
 
     def __index__(self) -> int:
-        if not dtypes.is_int(self.dtype) and self.dtype != dtypes.bool_:
-            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        if self.shape or not dtypes.is_int(self.dtype):  # (as JAX: no bools, no shape (1,))
+            raise TypeError("Only integer scalar arrays can be converted to a scalar index; "
+                            f"got {self.dtype} of shape {self.shape}")
         return int(self._scalar("index"))
 
     def _scalar(self, what: str):
-        if self.size != 1:
-            raise TypeError(f"only size-1 arrays can be converted to Python {what}s; "
+        if self.ndim:  # (JAX: even size-1 arrays must be 0-d)
+            raise TypeError(f"Only scalar arrays can be converted to Python {what}s; "
                             f"this array has shape {self.shape}")
         return self._value().reshape(())
 
@@ -168,7 +175,10 @@ class Array:
     def __repr__(self) -> str:
         if self.is_deleted():
             return f"Array(<deleted>, shape={self.shape}, dtype={self.dtype.name})"
-        body = np.array2string(self._value(), separator=", ", prefix="Array(")
+        if self.size == 0:
+            body = f"[], shape={self.shape}"
+        else:
+            body = np.array2string(self._value(), separator=", ", prefix="Array(")
         weak = ", weak_type=True" if self.weak_type else ""
         return f"Array({body}, dtype={self.dtype.name}{weak})"
 
@@ -176,9 +186,7 @@ class Array:
         return str(self._value())
 
     def __format__(self, spec: str) -> str:
-        if self.ndim == 0:
-            return format(self._value().item(), spec)
-        return format(str(self), spec)
+        return format(self._value() if self.ndim else self._value()[()], spec)
 
     def __reduce__(self):
         return (_reconstruct, (np.asarray(self), self.weak_type))

@@ -186,11 +186,19 @@ def promote_types_weak(*pairs: tuple[np.dtype, bool]) -> tuple[np.dtype, bool]:
     return canonicalize_dtype(res), False
 
 
+_PY_WEAK = {int: "i*", float: "f*", complex: "c*"}
+
+
 def promote_types(a: Any, b: Any) -> np.dtype:
-    """``numpy.promote_types`` with JAX's lattice (no value-based casting, no canonicalizing)."""
-    res = _join((np.dtype(a), np.dtype(b)))
+    """``numpy.promote_types`` with JAX's lattice (no value-based casting, no canonicalizing).
+    The Python types ``int``, ``float`` and ``complex`` are weak (``(uint8, int) -> uint8``),
+    and without x64 a 32-bit unsigned with a signed int gives int32, as in JAX."""
+    nodes = tuple(_PY_WEAK.get(t) or np.dtype(t) for t in (a, b))
+    res = _join(nodes)
     if isinstance(res, str):  # e.g. int64 with uint64 meets at "f*": the widest float
         return {"i*": int64, "f*": float64, "c*": complex128}[res]
+    if res == int64 and not x64_enabled() and int64 not in nodes:
+        return int32  # (JAX's x32 lattice has uint32 -> int32)
     return res
 
 

@@ -42,3 +42,5 @@ object_, character, flexible = _np.object_, _np.character, _np.flexible
 euler_gamma = _np.euler_gamma
 from xtrace._src.numpy.creation import save, savez  # noqa: F401,E402  (NumPy's own)
 from xtrace.numpy import fft  # noqa: E402,F401  (the xtrace.numpy.fft submodule)
+from xtrace._src.numpy.ufunc_objects import ufunc, make_ufuncs as _make_ufuncs  # noqa: E402
+_make_ufuncs(globals())  # add, multiply, ...: ufunc objects (reduce, accumulate, outer, at)

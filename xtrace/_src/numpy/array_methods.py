@@ -23,16 +23,86 @@ def _defer(f):
 
 def _accepts(x) -> bool:
     import numpy as np
-    return isinstance(x, (Array, Tracer, int, float, complex, bool, np.ndarray, np.generic,
-                          list, tuple))
+    # (JAX refuses lists and tuples as operands: ``x + [1, 2]`` raises TypeError)
+    return isinstance(x, (Array, Tracer, int, float, complex, bool, np.ndarray, np.generic))
 
 
 def _matmul(a, b):
     return xnp.matmul(a, b)
 
 
-def _astype(self, dtype, copy=False):
-    return xnp.astype(self, dtype)
+def _astype(self, dtype, copy=False, device=None):
+    return xnp.astype(self, dtype, copy=copy, device=device)
+
+
+def _compress(self, condition, axis=None, *, out=None, size=None, fill_value=0):
+    return xnp.compress(condition, self, axis, out=out, size=size, fill_value=fill_value)
+
+
+def _copy(self):
+    return xnp.copy(self)
+
+
+def _to_device(self, device, *, stream=None):
+    import xtrace
+    return xtrace.device_put(self, device)
+
+
+def _contains(self, other):
+    """``other in x`` as JAX: ``x`` must be 1-D and ``other`` a scalar."""
+    if other is None or isinstance(other, str):
+        raise TypeError(f"Array.__contains__: unsupported operand type {type(other)}.")
+    if self.ndim != 1:
+        raise ValueError("Array.__contains__: search array must be one-dimensional, "
+                         f"got arr.shape={self.shape}.")
+    if xnp.ndim(other) != 0:
+        raise ValueError(f"Array.__contains__: query value must be a scalar, got "
+                         f"shape {xnp.shape(other)}.")
+    return xnp.any(self == other)
+
+
+def _view(self, dtype=None, type=None):
+    """The bits of ``self`` read as ``dtype``; the last axis scales with the item sizes."""
+    import numpy as np
+    if type is not None:
+        raise NotImplementedError("`type` argument of array.view() is not supported.")
+    if dtype is None:
+        return self
+    dtype = dtypes.canonicalize_dtype(dtype)
+    nin, nout = self.dtype.itemsize, np.dtype(dtype).itemsize
+    if self.ndim == 0:
+        if nin != nout:
+            raise ValueError("view() of a 0d array is only supported if the itemsize is "
+                             "unchanged.")
+        return _view(xnp.expand_dims(self, 0), dtype).squeeze(0)
+    if (self.shape[-1] * nin) % nout:
+        raise ValueError("When changing to a larger dtype, its size must be a divisor of the "
+                         "total size in bytes of the last axis of the array.")
+    if self.dtype == dtype:
+        return self
+    if self.dtype == dtypes.bool_:
+        return _view(self.astype("uint8"), dtype)
+    if np.dtype(dtype) == dtypes.bool_:
+        return _view(self, "uint8").astype(bool)
+    if self.dtype.kind == "c":
+        parts = xnp.stack([xnp.real(self), xnp.imag(self)], -1)
+        return _view(parts.reshape(*self.shape[:-1], 2 * self.shape[-1]), dtype)
+    if np.dtype(dtype).kind == "c":
+        out = _view(self, xnp.finfo(dtype).dtype)
+        return lax.complex(out[..., 0::2], out[..., 1::2])
+    if nin < nout:
+        return lax.bitcast_convert_type(
+            self.reshape(*self.shape[:-1], self.shape[-1] * nin // nout, nout // nin), dtype)
+    if nin > nout:
+        out = lax.bitcast_convert_type(self, dtype)
+        return out.reshape(*self.shape[:-1], self.shape[-1] * nin // nout)
+    return lax.bitcast_convert_type(self, dtype)
+
+
+def _operator_round(self, ndigits=None):
+    # round(x) of a builtin float is an int, so round(x) gives the default int dtype (as JAX)
+    out = xnp.round(self, ndigits or 0)
+    return out.astype(int) if ndigits is None else out
 
 
 def _reshape(self, *shape, order="C"):
@@ -72,9 +142,10 @@ _OPERATORS = {
     "__eq__": _defer(xnp.equal), "__ne__": _defer(xnp.not_equal),
     "__lt__": _defer(xnp.less), "__le__": _defer(xnp.less_equal),
     "__gt__": _defer(xnp.greater), "__ge__": _defer(xnp.greater_equal),
-    "__neg__": xnp.negative, "__pos__": xnp.positive, "__abs__": xnp.absolute,
+    "__neg__": lambda self: xnp.negative(self), "__pos__": xnp.positive, "__abs__": xnp.absolute,
     "__invert__": xnp.invert,
     "__getitem__": indexing.getitem,
+    "__contains__": _contains, "__round__": _operator_round,
 }
 
 _METHODS = {
@@ -83,6 +154,7 @@ _METHODS = {
     "argmax": xnp.argmax, "argmin": xnp.argmin, "all": xnp.all, "any": xnp.any,
     "dot": xnp.dot, "ravel": xnp.ravel, "flatten": xnp.ravel, "squeeze": xnp.squeeze,
     "swapaxes": xnp.swapaxes, "conj": xnp.conj, "conjugate": xnp.conj, "clip": xnp.clip,
+    "compress": _compress, "copy": _copy, "view": _view, "to_device": _to_device,
 }
 
 _PROPERTIES = {
@@ -95,8 +167,8 @@ _PROPERTIES = {
 
 # NumPy ndarray methods that are the xtrace.numpy function of the same name.
 _SAME_NAME_METHODS = ("argsort", "sort", "take", "nonzero", "searchsorted", "cumsum", "cumprod",
-                      "var", "std", "round", "repeat", "trace", "diagonal", "ptp", "compress",
-                      "choose", "conj")
+                      "var", "std", "round", "repeat", "trace", "diagonal", "ptp", "choose",
+                      "argpartition")
 
 
 def _same_name_method(name):
@@ -111,7 +183,7 @@ def _install(cls) -> None:
         setattr(cls, name, _same_name_method(name))
     for name, fn in {**_OPERATORS, **_METHODS, **_PROPERTIES}.items():
         setattr(cls, name, fn)
-    cls.__round__ = lambda self, ndigits=None: xnp.round(self, ndigits or 0)
+    cls.__array_namespace__ = lambda self, *, api_version=None: xnp
 
 
 for _cls in (Array, Tracer):

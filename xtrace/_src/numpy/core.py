@@ -144,10 +144,15 @@ def broadcast_arrays(*args: ArrayLike) -> list[Array]:
 # ---------------------------------------------------------------------------------------------
 
 
-def astype(x, dtype, copy: bool = False) -> Array:
-    """``x`` cast to ``dtype`` (canonicalized: 64-bit types need enable_x64)."""
+def astype(x, dtype, copy: bool = False, device=None) -> Array:
+    """``x`` cast to ``dtype`` (canonicalized: 64-bit types need enable_x64), on ``device``
+    when one is given."""
     x = x if _is_array(x) else asarray(x)
-    return lax.convert_element_type(x, dtypes.canonicalize_dtype(dtype), False)
+    out = lax.convert_element_type(x, dtypes.canonicalize_dtype(dtype), False)
+    if device is not None:
+        from xtrace._src.dispatch import device_put
+        out = device_put(out, device)
+    return out
 
 
 def _shape_tuple(shape) -> tuple[int, ...]:
@@ -168,7 +173,8 @@ def _axis_tuple(axis, ndim, fname) -> tuple[int, ...]:
         axes = (operator.index(axis),)
     for a in axes:
         if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{fname}: axis {a} is out of bounds for array of dimension {ndim}")
+            raise np.exceptions.AxisError(f"{fname}: axis {a} is out of bounds "
+                                          f"for array of dimension {ndim}")
     return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
 
 
@@ -180,8 +186,13 @@ def ndim(a) -> int:
     return get_aval(a).ndim
 
 
-def size(a) -> int:
-    return get_aval(a).size
+def size(a, axis: int | tuple[int, ...] | None = None) -> int:
+    """The number of elements of ``a`` (along ``axis``: an int or a tuple of ints)."""
+    aval = get_aval(a)
+    if axis is None:
+        return aval.size
+    axes = _axis_tuple(axis, aval.ndim, "size")
+    return int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
 
 
 __all__ = [_n for _n, _v in list(globals().items())

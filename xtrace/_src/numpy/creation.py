@@ -563,7 +563,8 @@ def tri(N: int, M: int | None = None, k: Any = 0, dtype: Any = None) -> Array:
     M = N if M is None else _static_int(M, "M", "tri")
     if N < 0 or M < 0:
         raise ValueError(f"tri: negative dimensions are not allowed, got N={N}, M={M}")
-    dt = dtypes.default_float() if dtype is None else _canon(dtype, "tri")
+    # (JAX's default is float32 even with x64 enabled)
+    dt = dtypes.float32 if dtype is None else _canon(dtype, "tri")
     return _tri_impl(N=N, M=M, k=_offset(k, "tri"), dt=dt)
 
 
@@ -610,7 +611,8 @@ def triu(m: Any, k: Any = 0) -> Array:
 def _axis(a: int, ndim: int, fname: str, name: str = "axis") -> int:
     a = _static_int(a, name, fname)
     if not -ndim <= a < ndim:
-        raise ValueError(f"{fname}: {name} {a} is out of bounds for array of dimension {ndim}")
+        raise np.exceptions.AxisError(f"{fname}: {name} {a} is out of bounds "
+                                      f"for array of dimension {ndim}")
     return a % ndim
 
 

@@ -40,6 +40,10 @@ _INVALID = ("only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None
             "or boolean arrays are valid indices")
 _ADVANCED = ("int", "scalar", "array")  # entry kinds that are index-vector components
 
+
+class _InvalidIndexError(IndexError, TypeError):
+    """A non-integer index: NumPy raises IndexError, JAX TypeError; this is both."""
+
 # ---------------------------------------------------------------------------------------------
 # Parsing
 
@@ -68,7 +72,7 @@ def _classify(i: Any) -> tuple[str, Any]:
         try:
             return "int", operator.index(i)
         except TypeError:
-            raise IndexError(f"{_INVALID}; got {type(i).__name__} {i!r:.40}") from None
+            raise _InvalidIndexError(f"{_INVALID}; got {type(i).__name__} {i!r:.40}") from None
     if dt == np.bool_:
         if isinstance(arr, Tracer):
             raise NonConcreteBooleanIndexError(
@@ -76,8 +80,8 @@ def _classify(i: Any) -> tuple[str, Any]:
                 "Inside jit use xnp.where(mask, x, 0) instead of x[mask]")
         return ("bool", bool(arr)) if ndim == 0 else ("mask", np.asarray(arr))
     if not np.issubdtype(dt, np.integer):
-        raise IndexError(f"arrays used as indices must be of integer (or boolean) type, "
-                         f"got {np.dtype(dt).name}")
+        raise _InvalidIndexError(f"arrays used as indices must be of integer (or boolean) "
+                                 f"type, got {np.dtype(dt).name}")
     if ndim == 0:
         return ("scalar", arr) if isinstance(arr, Tracer) else ("int", operator.index(arr))
     return "array", arr
@@ -128,7 +132,7 @@ def _parse(shape: tuple[int, ...], idx: Any) -> tuple[list[tuple[str, Any]], tup
 # Basic indexing: slice, rev, squeeze, dynamic_slice
 
 
-def _basic_getitem(x, entries):
+def _basic_getitem(x, entries, clamp=False):
     starts, limits, strides, rev_dims, squeeze_dims, new_axes = [], [], [], [], [], []
     dyn = []  # (dim, traced index)
     dim = out_pos = 0
@@ -156,7 +160,9 @@ def _basic_getitem(x, entries):
                 dyn.append((dim, i))
                 i = 0
             elif not -n <= i < n:
-                raise IndexError(f"index {i} is out of bounds for axis {dim} with size {n}")
+                if not clamp:  # (x.at[i].get() clamps, as JAX's gathers do)
+                    raise IndexError(f"index {i} is out of bounds for axis {dim} with size {n}")
+                i = min(max(i + n if i < 0 else i, 0), n - 1)
             starts.append(i % n)
             limits.append(i % n + 1)
             strides.append(1)
@@ -300,14 +306,15 @@ def getitem(x: Any, idx: Any) -> Any:
 
 
 def _getitem(x: Any, idx: Any, *, mode: Any = None, fill_value: Any = None,
-             indices_are_sorted: bool = False, unique_indices: bool = False) -> Any:
+             indices_are_sorted: bool = False, unique_indices: bool = False,
+             clamp: bool = False) -> Any:
     entries, bool_dims = _parse(x.shape, idx)
     if bool_dims:
         x = lax.expand_dims(x, bool_dims)
     gather_ints = mode is not None and (
         GatherScatterMode.from_any(mode) != GatherScatterMode.PROMISE_IN_BOUNDS)
     if not any(k == "array" or (gather_ints and k in _ADVANCED) for k, _ in entries):
-        return _basic_getitem(x, entries)
+        return _basic_getitem(x, entries, clamp)
     p = _plan(x.shape, entries)
     if 0 in p.result_shape:
         return lax.broadcast_in_dim(lax.convert_element_type(0, x.dtype, x.weak_type),
@@ -397,7 +404,20 @@ class _IndexUpdateRef:
     def get(self, *, indices_are_sorted: bool = False, unique_indices: bool = False,
             mode=None, fill_value=None):
         return _getitem(self.array, self.index, mode=mode, fill_value=fill_value,
-                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+                        indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                        clamp=True)
+
+    def apply(self, ufunc, *, indices_are_sorted: bool = False, unique_indices: bool = False,
+              mode=None):
+        """``x`` with the unary elementwise ``ufunc`` applied at ``idx``; an index repeated
+        ``k`` times applies it ``k`` times, as JAX's ``.at[].apply`` does."""
+        x = xnp.asarray(self.array)
+        hits = _update(xnp.zeros(x.shape, dtypes.int32), self.index, 1, "add", mode=mode,
+                       indices_are_sorted=indices_are_sorted, unique_indices=unique_indices)
+
+        def step(i, y):
+            return xnp.where(hits > i, xnp.asarray(ufunc(y)).astype(x.dtype), y)
+        return lax.fori_loop(0, xnp.max(hits, initial=0), step, x)
 
     def _do(self, values, op, **kwargs):
         return _update(self.array, self.index, values, op, **kwargs)

@@ -75,7 +75,8 @@ def _axes(axis, ndim: int, name: str) -> tuple[int, ...]:
             raise TypeError(f"{name}: axis must be None, an int or a tuple of ints, got "
                             f"{axis!r}") from None
         if not -ndim <= ax < ndim:
-            raise ValueError(f"{name}: axis {ax} is out of bounds for array of dimension {ndim}")
+            raise np.exceptions.AxisError(f"{name}: axis {ax} is out of bounds "
+                                          f"for array of dimension {ndim}")
         out.append(ax % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: duplicate value in 'axis': {items}")
@@ -515,7 +516,8 @@ def nanargmin(a, axis=None, out=None, keepdims: bool = False):
 # cumulative reductions
 
 
-def _cumulative(name, op, a, axis, dtype, out, nan=False, include_initial=False):
+def _cumulative(name, op, a, axis, dtype, out, nan=False, include_initial=False,
+                promote_integers=False):
     _check_out(name, out)
     a = _arr(a)
     if axis is None:
@@ -523,6 +525,8 @@ def _cumulative(name, op, a, axis, dtype, out, nan=False, include_initial=False)
     else:
         ax = _one_axis(axis, a.ndim, name)
     dt = _canon(dtype)
+    if dt is None and promote_integers:
+        dt = _sum_dtype(a.dtype)
     if dt is None:
         dt = dtypes.default_int() if a.dtype == dtypes.bool_ else a.dtype
     if nan:
@@ -568,8 +572,9 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial: bo
     x = _arr(x)
     if axis is None and x.ndim != 1:
         raise ValueError(f"cumulative_sum: axis must be given for a {x.ndim}-D array")
+    # (unlike cumsum, narrow integers sum as the default int, as JAX's cumulative_sum)
     return _cumulative("cumulative_sum", "add", x, axis, dtype, out,
-                       include_initial=include_initial)
+                       include_initial=include_initial, promote_integers=True)
 
 
 def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial: bool = False):

@@ -676,7 +676,13 @@ def _searchsorted_kernel(a, v, sorter, side, method):
     a, v = _promote(a, v)
     if sorter is not None:
         a = _gather_rows(a, _index_array(sorter))
-    return _search(a, v, side, method)
+    return _dim_int(_search(a, v, side, method), a.shape[0])
+
+
+def _dim_int(i, n: int) -> Any:
+    """``i`` as int32 when indices up to ``n`` fit, as JAX's searchsorted/digitize return."""
+    dt = dtypes.int32 if n <= np.iinfo(np.int32).max else _idt()
+    return i if i.dtype == dt else _cast(i, dt)
 
 
 def searchsorted(a, v, side: str = "left", sorter=None, *, method: str = "scan"):
@@ -707,12 +713,12 @@ def _digitize_kernel(bins, x, side):
     bins, x = _promote(bins, x)
     n = bins.shape[0]
     if n == 0:
-        return _full(x.shape, 0, _idt())
+        return _full(x.shape, 0, dtypes.int32)
     up = _search(bins, x, side, "scan_unrolled")
     down = lax.sub(_full(x.shape, n, up.dtype),
                    _search(lax.rev(bins, (0,)), x, side, "scan_unrolled"))
     dec = _lt(_elem(bins, n - 1), _elem(bins, 0))
-    return lax.select(_full(x.shape, dec, dtypes.bool_), down, up)
+    return _dim_int(lax.select(_full(x.shape, dec, dtypes.bool_), down, up), n)
 
 
 def digitize(x, bins, right: bool = False, *, method: str | None = None):
@@ -1142,6 +1148,7 @@ def _sorted_unique(x):
 
 @_kernel("op", "size", "assume_unique", "return_indices")
 def _setop_kernel(a, b, fill, op, size, assume_unique, return_indices):
+    a_dtype = a.dtype  # (setdiff1d's values come from ar1 and keep its dtype, as JAX's)
     a, b = (_ravel(v) for v in _promote(a, b))
     if fill is not None:
         fill = _cast(fill, a.dtype)
@@ -1150,7 +1157,8 @@ def _setop_kernel(a, b, fill, op, size, assume_unique, return_indices):
         return _compact(s, new, size, fill)
     ac, bc = _cmp_dtype(a), _cmp_dtype(b)
     if op == "setdiff1d" and assume_unique:
-        return _compact(a, lax.bitwise_not(_isin_flat(ac, bc, "auto")), size, fill)
+        vals, count = _compact(a, lax.bitwise_not(_isin_flat(ac, bc, "auto")), size, fill)
+        return _cast(vals, a_dtype), count
     sa, perm_a, new_a = _sorted_unique(a)
     sac = _cmp_dtype(sa)
     if op == "intersect1d":
@@ -1164,8 +1172,9 @@ def _setop_kernel(a, b, fill, op, size, assume_unique, return_indices):
         ib, _ = _compact(ib_all, mask, size, None)
         return (vals, ia, ib), count
     if op == "setdiff1d":
-        return _compact(sa, lax.bitwise_and(new_a, lax.bitwise_not(
+        vals, count = _compact(sa, lax.bitwise_and(new_a, lax.bitwise_not(
             _isin_flat(sac, bc, "auto"))), size, fill)
+        return _cast(vals, a_dtype), count
     # setxor1d: the values in exactly one input, sorted
     sb, _, new_b = _sorted_unique(b)
     ma = lax.bitwise_and(new_a, lax.bitwise_not(_isin_flat(sac, bc, "auto")))
@@ -1484,9 +1493,8 @@ def ediff1d(ary, to_end=None, to_begin=None):
 @_kernel("op", "mode", "precision", "preferred_element_type")
 def _conv_kernel(x, y, op, mode, precision, preferred_element_type):
     x, y = _promote(x, y)
-    is_bool = x.dtype == dtypes.bool_
-    if is_bool:
-        x, y = _cast(x, dtypes.int32), _cast(y, dtypes.int32)
+    if not dtypes.is_inexact(x.dtype):  # JAX computes integer and bool inputs as floats
+        x, y = _cast(x, dtypes.default_float()), _cast(y, dtypes.default_float())
     flip = False
     if op == "correlate":
         if dtypes.is_complex(y.dtype):
@@ -1506,8 +1514,6 @@ def _conv_kernel(x, y, op, mode, precision, preferred_element_type):
     out = lax.reshape(out, (out.shape[-1],))
     if flip:
         out = lax.rev(out, (0,))
-    if is_bool:
-        out = lax.ne(out, _full(out.shape, 0, out.dtype))
     return out
 
 

@@ -137,7 +137,8 @@ def _static_ints(xs: Any, what: str, fname: str) -> tuple[int, ...]:
 def _axis(a: Any, ndim: int, fname: str, name: str = "axis") -> int:
     a = _static(a, name, fname)
     if not -ndim <= a < ndim:
-        raise ValueError(f"{fname}: {name} {a} is out of bounds for array of dimension {ndim}")
+        raise np.exceptions.AxisError(f"{fname}: {name} {a} is out of bounds "
+                                      f"for array of dimension {ndim}")
     return a % ndim
 
 
