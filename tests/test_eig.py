@@ -67,6 +67,7 @@ def test_eig_result_fields():
     assert res.eigenvalues.shape == (3, 4) and res.eigenvectors.shape == (3, 4, 4)
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_eigvals_stack_int_and_vmap():
     w = xla.eigvals(A32)
     assert w.dtype == np.complex64 and w.shape == (3, 4)
@@ -152,6 +153,7 @@ def test_eig_empty_and_1x1():
     np.testing.assert_allclose(np.asarray(v), [[1.0]])
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_roots_and_poly_of_matrix():
     p = np.array([2.0, -3.0, -11.0, 6.0], np.float32)  # roots 3, -2, 0.5
     r = xnp.roots(p)

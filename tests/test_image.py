@@ -111,6 +111,7 @@ def test_resize_method_enum_and_errors():
     assert xi.resize(x.astype(np.float16), (6,), "cubic").dtype == np.float16
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_resize_jit_grad_vmap(rng):
     img = rng.normal(size=(4, 5)).astype(np.float32)
     w = rng.normal(size=(7, 3)).astype(np.float32)

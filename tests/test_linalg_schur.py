@@ -99,6 +99,7 @@ def test_sqrtm_and_funm():
         xsl.funm(np.ones((2, 3, 3)), xnp.exp)
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_solve_sylvester():
     import xtrace
     a, b, c = RNG.standard_normal((4, 4)), RNG.standard_normal((3, 3)), RNG.standard_normal((4, 3))

@@ -335,6 +335,7 @@ def test_grad_solve_inv(x64):
     _check_grad(xla.inv, a)
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_grad_factorizations(x64):
     spd = _spd(2, 4, 4).astype(np.float64)
     _check_grad(xla.cholesky, spd)

@@ -178,6 +178,7 @@ def test_solve():
         xsl.solve(SPD, B[:3, 0], assume_a="pos")
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_factorization_grads(x64):
     a, spd, tri = A.astype(np.float64), SPD.astype(np.float64), TRI.astype(np.float64)
     b = B.astype(np.float64)
@@ -228,6 +229,7 @@ def test_expm():
         xsl.expm_frechet(A, e[:3, :3])
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_expm_x64_and_grad(x64):
     a = A.astype(np.float64)
     for scale in (0.1, 1.0, 8.0):

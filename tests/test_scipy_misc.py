@@ -187,7 +187,8 @@ def _systems(rng, n=6):
     return spd, general, rng.normal(size=n).astype(np.float32)
 
 
-@pytest.mark.parametrize("name", ["cg", "bicgstab", "gmres"])
+@pytest.mark.parametrize("name", ["cg", "bicgstab",
+                                  pytest.param("gmres", marks=pytest.mark.slow)])
 def test_krylov_solvers(rng, name):
     spd, general, b = _systems(rng)
     A = spd if name == "cg" else general

@@ -49,6 +49,7 @@ def test_binary_float32_jit(name, a, b, rtol):
     np.testing.assert_allclose(np.asarray(out), getattr(sc, name)(a, b), rtol=rtol, atol=1e-6)
 
 
+@pytest.mark.slow  # compiles long loops (CI runs it with -m slow)
 def test_float64_iterative():
     with xtrace.enable_x64():
         a = np.array([0.1, 0.5, 2.0, 3.0, 10.0, 30.0])
