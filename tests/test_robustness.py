@@ -173,6 +173,10 @@ def test_eager_program_cache_is_bounded(monkeypatch):
     from xtrace._src import backend, dispatch
     monkeypatch.setattr(dispatch, "CACHE_SIZE", 3)
     monkeypatch.setattr(backend, "EXE_CACHE_SIZE", 3)
+    # start empty: programs earlier tests in this process compiled would be cache hits, and a
+    # hit inserts nothing, so nothing would be evicted down to the new size
+    dispatch.clear_cache()
+    backend.clear_exe_cache()
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((n + 2, 3)).astype(np.float32) for n in range(6)]
     for x in xs + xs[:2]:  # sums (params: axis) and adds (the params-free fast path)
