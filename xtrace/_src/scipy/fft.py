@@ -122,23 +122,23 @@ def _nd_axes(x, s, axes):
     return axes, ns
 
 
+def _along_axes(transform, x, s, axes, norm):
+    """``transform`` (dct or idct) applied along each of ``axes`` in turn."""
+    axes, ns = _nd_axes(x, s, axes)
+    for axis, n in zip(axes, ns):
+        x = transform(x, n=n, axis=axis, norm=norm)
+    return x
+
+
 @_eager_jit_auto
 def dctn(x, type: int = 2, s: Sequence[int] | None = None,
          axes: Sequence[int] | None = None, norm: str | None = None) -> Array:
     """Multidimensional type-2 DCT over ``axes`` (default: all, or the last ``len(s)``)."""
-    x = _check("dctn", x, type, norm)
-    axes, ns = _nd_axes(x, s, axes)
-    for axis, n in zip(axes, ns):
-        x = dct(x, n=n, axis=axis, norm=norm)
-    return x
+    return _along_axes(dct, _check("dctn", x, type, norm), s, axes, norm)
 
 
 @_eager_jit_auto
 def idctn(x, type: int = 2, s: Sequence[int] | None = None,
           axes: Sequence[int] | None = None, norm: str | None = None) -> Array:
     """Multidimensional inverse type-2 DCT over ``axes``."""
-    x = _check("idctn", x, type, norm)
-    axes, ns = _nd_axes(x, s, axes)
-    for axis, n in zip(axes, ns):
-        x = idct(x, n=n, axis=axis, norm=norm)
-    return x
+    return _along_axes(idct, _check("idctn", x, type, norm), s, axes, norm)
